@@ -1,0 +1,1 @@
+"""Alerts: destinations, the durable outbox and the channels that deliver."""

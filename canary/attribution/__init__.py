@@ -1,0 +1,1 @@
+"""Attribution: from events to a ranked verdict on who leaked, and incidents."""

@@ -1,0 +1,1 @@
+"""The canary registry: decoy records, encrypted at rest, read only with permission."""

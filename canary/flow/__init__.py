@@ -1,0 +1,1 @@
+"""The data-flow map: sources, feeds, holders, copies and onward edges."""

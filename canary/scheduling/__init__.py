@@ -1,0 +1,1 @@
+"""Background jobs (APScheduler) and the claim rows that keep them single-run."""

@@ -1,0 +1,1 @@
+"""Keys, encryption, API tokens, permissions and the audit trail."""
