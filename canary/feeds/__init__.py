@@ -1,0 +1,1 @@
+"""Feed formats and injection: read a delivery, write each holder's copy with its canaries."""

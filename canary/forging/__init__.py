@@ -1,0 +1,1 @@
+"""Forging canaries: learn a feed, mint plausible people, and place them in the file."""
