@@ -93,3 +93,51 @@ def post_link():
             session, data.get("from", ""), data.get("to", ""), principal().actor
         )
         return {"id": link.id}, 201
+
+
+@bp.get("/canaries")
+@requires("canaries:read")
+def list_canaries():
+    """The registry. Admin only; every call is audited."""
+    from canary.canaries import registry
+
+    copy_id = request.args.get("copy_id", type=int)
+    period = request.args.get("period") or None
+    with ctx().db.session() as session:
+        return {
+            "canaries": registry.list_canaries(session, ctx().keys, principal(), copy_id, period)
+        }
+
+
+@bp.get("/canaries/<int:canary_id>")
+@requires("canaries:read")
+def get_canary(canary_id: int):
+    from canary.canaries import registry
+
+    with ctx().db.session() as session:
+        return registry.read(session, ctx().keys, principal(), canary_id)
+
+
+@bp.get("/audit")
+@requires("audit:read")
+def get_audit():
+    from canary.security import audit
+
+    with ctx().db.session() as session:
+        rows = audit.entries(
+            session, request.args.get("action") or None, request.args.get("limit", 200, type=int)
+        )
+        return {
+            "entries": [
+                {
+                    "id": e.id,
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "subject": f"{e.subject_type}:{e.subject_id}",
+                    "outcome": e.outcome,
+                    "detail": e.detail,
+                }
+                for e in rows
+            ]
+        }
