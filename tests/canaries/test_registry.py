@@ -1,4 +1,5 @@
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -34,8 +35,9 @@ def test_database_never_holds_a_canary_phone_or_name_in_clear(context, settings)
     assert blobs and all(b"13912345678" not in b and "陈雨桐".encode() not in b for b in blobs)
     if settings.resolved_database_url.startswith("sqlite"):
         context.db.dispose()
-        raw = (settings.home_path / "canary.db").read_bytes()
-        wal = settings.home_path / "canary.db-wal"
+        db_path = Path(settings.resolved_database_url.split("///", 1)[1])
+        raw = db_path.read_bytes()
+        wal = db_path.with_name(db_path.name + "-wal")
         raw += wal.read_bytes() if wal.exists() else b""
         assert b"13912345678" not in raw and "陈雨桐".encode() not in raw
 
