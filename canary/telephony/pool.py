@@ -1,8 +1,36 @@
-"""The number pool (contract types; the telephony area implements the operations)."""
+"""The number pool: adding numbers, allocating them to canaries, looking them up.
+
+Lifecycle of a number (``ContactPoint.state``)::
+
+    quarantine ──(quarantine_until passes)──► available ──(allocate)──► in_use
+        ▲                                         ▲                        │
+        │ re-added                                └──(cooldown_until)── cooldown ◄─ incident
+    released ◄────────────────── release (any state) ─────────────────────┘
+
+Time-based transitions are applied lazily (``refresh_states``) so that no job has to
+run at the exact moment a quarantine ends.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from canary import phones
+from canary.canaries.models import Canary, CanaryContact
+from canary.context import Context
+from canary.errors import AlreadyExists, CanaryError, NoPlausibleNumber
+from canary.security import audit
+from canary.telephony import codewords
+from canary.telephony.models import ContactPoint
+
+# States a number can be allocated from (after lazy refresh).
+ALLOCATABLE = ("available", "in_use")
+STATES = ("quarantine", "available", "in_use", "cooldown", "released")
 
 
 @dataclass(frozen=True)
@@ -22,3 +50,276 @@ class AllocatedNumber:
     # Name keys of canaries that may still be circulating on this number: a new canary
     # on it must have a name that sounds different from every one of these.
     name_keys_in_use: frozenset[str] = field(default_factory=frozenset)
+
+
+def phone_hash(ctx: Context, e164: str) -> str:
+    """The keyed lookup hash of a normalised number (shared by pool, events, allowlist)."""
+    return ctx.keys.lookup_hash("phone", e164)
+
+
+def prefix_of(e164: str) -> str:
+    """First three national digits: the carrier prefix of a CN mobile, a US area code."""
+    return phones.national_digits(e164)[:3]
+
+
+def add_number(
+    session: Session,
+    ctx: Context,
+    e164_or_raw: str,
+    *,
+    forwards_to: str | None = None,
+    provider: str = "manual",
+    provider_sid: str = "",
+    cost_per_month: float = 0.0,
+    currency: str = "USD",
+    quarantine_days: int | None = None,
+    default_region: str = "CN",
+    actor: str,
+) -> ContactPoint:
+    """Add a number to the pool, quarantined before any canary may use it.
+
+    ``forwards_to`` is the provider number a local number forwards to (the normal
+    set-up where Twilio sells no numbers, e.g. mainland China). ``quarantine_days``
+    overrides the setting (0 makes the number available at once: tests, the demo).
+    A released number can be added again; it starts a fresh quarantine.
+    """
+    e164 = phones.normalize(e164_or_raw, default_region)
+    target = phones.normalize(forwards_to, default_region) if forwards_to else None
+    if target == e164:
+        raise CanaryError("a number cannot forward to itself; omit --forwards-to")
+    if cost_per_month < 0:
+        raise CanaryError("cost per month cannot be negative")
+    now = ctx.clock()
+    days = ctx.settings.quarantine_days if quarantine_days is None else quarantine_days
+    if days < 0:
+        raise CanaryError("quarantine days cannot be negative")
+    digest = phone_hash(ctx, e164)
+    point = session.scalar(select(ContactPoint).where(ContactPoint.value_hash == digest))
+    if point is not None and point.state != "released":
+        raise AlreadyExists(
+            f"number {mask(e164)} is already in the pool (id {point.id}, state {point.state})"
+        )
+    if point is None:
+        point = ContactPoint(value_hash=digest, value_enc=b"")
+        session.add(point)
+    point.kind = "phone"
+    point.value_enc = ctx.keys.encrypt_text(e164, "contact_point")
+    point.forwards_to_enc = ctx.keys.encrypt_text(target, "contact_point") if target else None
+    point.forwards_to_hash = phone_hash(ctx, target) if target else None
+    point.country = phones.region_of(e164)
+    point.number_type = phones.number_type(e164)
+    point.prefix = prefix_of(e164)
+    point.provider = provider
+    point.provider_sid = provider_sid
+    point.cost_per_month = float(cost_per_month)
+    point.currency = (currency or "USD").upper()[:3]
+    point.added_at = now
+    point.released_at = None
+    point.cooldown_until = None
+    point.quarantine_until = now + dt.timedelta(days=days)
+    point.state = "quarantine" if days > 0 else "available"
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "number.add",
+        "contact_point",
+        point.id,
+        provider=provider,
+        country=point.country,
+        forwarded=bool(target),
+        quarantine_days=days,
+    )
+    return point
+
+
+def number_of(ctx: Context, point: ContactPoint) -> str:
+    """Decrypt a pool number (operators manage numbers; never logged)."""
+    return ctx.keys.decrypt_text(point.value_enc, "contact_point")
+
+
+def forwards_to_of(ctx: Context, point: ContactPoint) -> str | None:
+    if point.forwards_to_enc is None:
+        return None
+    return ctx.keys.decrypt_text(point.forwards_to_enc, "contact_point")
+
+
+def mask(e164: str) -> str:
+    """``+8613800138000`` → ``+86138****8000``: enough to tell numbers apart in messages."""
+    if len(e164) <= 8:
+        return "*" * len(e164)
+    return e164[:6] + "*" * (len(e164) - 10) + e164[-4:]
+
+
+def refresh_states(session: Session, at: dt.datetime) -> None:
+    """Apply time-based transitions: quarantine and cooldown end when their time passes."""
+    session.execute(
+        update(ContactPoint)
+        .where(ContactPoint.state == "quarantine", ContactPoint.quarantine_until <= at)
+        .values(state="available")
+    )
+    # A number leaving cooldown that still carries live canaries goes back to in_use
+    # when it is next allocated; until then "available" is the honest description.
+    session.execute(
+        update(ContactPoint)
+        .where(ContactPoint.state == "cooldown", ContactPoint.cooldown_until <= at)
+        .values(state="available", cooldown_until=None)
+    )
+
+
+def circulating_since(ctx: Context, at: dt.datetime) -> dt.datetime:
+    """Canaries that went live after this moment may still be circulating.
+
+    Leaked lists are resold for years (the Shanghai case ran 2020–2023), so the
+    window is long and configurable (``extra.circulation_days``, default 3 years).
+    """
+    days = int(ctx.settings.extra.get("circulation_days", 3 * 365))
+    return at - dt.timedelta(days=days)
+
+
+def name_keys_in_use(session: Session, ctx: Context, contact_point_id: int, at: dt.datetime):
+    """Name keys of canaries on this number that may still circulate."""
+    rows = session.scalars(
+        select(Canary.name_key)
+        .join(CanaryContact, CanaryContact.canary_id == Canary.id)
+        .where(
+            CanaryContact.contact_point_id == contact_point_id,
+            Canary.live_from >= circulating_since(ctx, at),
+            Canary.name_key != "",
+        )
+        .distinct()
+    )
+    return frozenset(rows)
+
+
+def _eligible(session: Session, constraints: PhoneConstraints) -> list[ContactPoint]:
+    query = select(ContactPoint).where(
+        ContactPoint.kind == "phone",
+        ContactPoint.state.in_(ALLOCATABLE),
+        ContactPoint.country == constraints.region.upper(),
+        ContactPoint.number_type == constraints.number_type,
+    )
+    if constraints.prefixes:
+        query = query.where(ContactPoint.prefix.in_(sorted(constraints.prefixes)))
+    return list(session.scalars(query.order_by(ContactPoint.id)))
+
+
+def _loads(session: Session, ctx: Context, ids: Iterable[int], at: dt.datetime) -> dict[int, int]:
+    """How many possibly-circulating canaries each number carries."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(CanaryContact.contact_point_id, func.count(Canary.id))
+        .join(Canary, Canary.id == CanaryContact.canary_id)
+        .where(
+            CanaryContact.contact_point_id.in_(ids),
+            Canary.live_from >= circulating_since(ctx, at),
+        )
+        .group_by(CanaryContact.contact_point_id)
+    )
+    return {cp_id: count for cp_id, count in rows}
+
+
+def _numbers_of_copy_period(session: Session, copy_id: int, period: str, slot: int) -> set[int]:
+    """Numbers already carried by the other slots of this copy and period."""
+    rows = session.scalars(
+        select(CanaryContact.contact_point_id)
+        .join(Canary, Canary.id == CanaryContact.canary_id)
+        .where(Canary.copy_id == copy_id, Canary.period == period, Canary.slot != slot)
+    )
+    return set(rows)
+
+
+def _no_number_message(constraints: PhoneConstraints, why: str) -> str:
+    region = constraints.region.upper()
+    prefixes = sorted(constraints.prefixes)
+    example = {
+        "CN": "+86" + (prefixes[0] if prefixes else "138") + "00138000",
+        "US": "+1" + (prefixes[0] if prefixes else "415") + "5550100",
+    }.get(region, f"<a {region} {constraints.number_type} number>")
+    wanted = f"{region} {constraints.number_type} number"
+    if prefixes:
+        wanted += f" with prefix {', '.join(prefixes)}"
+    return (
+        f"no pool number can pass as a phone of this feed ({why}); the feed needs a "
+        f"{wanted}. Add local numbers that forward to the service's Twilio number, e.g. "
+        f"`canary numbers add {example} --forwards-to +14155550100` (they are quarantined "
+        f"for quarantine_days first), or buy one where Twilio sells them with "
+        f"`canary numbers buy --country {region} --type {constraints.number_type}`."
+    )
+
+
+def allocate(
+    session: Session,
+    ctx: Context,
+    *,
+    copy_id: int,
+    period: str,
+    slot: int,
+    constraints: PhoneConstraints,
+    at: dt.datetime,
+) -> AllocatedNumber:
+    """Choose a plausible pool number for one canary (copy, period, slot).
+
+    Plausible: same region and number type as the feed's phones, and a carrier prefix
+    the feed contains. Not quarantined, cooling down or released. The choice is the
+    keyed codeword assignment of ``codewords``; the slots of one copy and period get
+    distinct numbers whenever the pool allows, so the copy's codeword has full weight.
+    """
+    refresh_states(session, at)
+    candidates = _eligible(session, constraints)
+    if not candidates:
+        waiting = session.scalar(
+            select(func.count(ContactPoint.id)).where(
+                ContactPoint.state.in_(("quarantine", "cooldown")),
+                ContactPoint.country == constraints.region.upper(),
+            )
+        )
+        why = (
+            f"{waiting} matching-region numbers are still in quarantine or cooldown"
+            if waiting
+            else "none matches region, type and carrier prefix"
+        )
+        raise NoPlausibleNumber(_no_number_message(constraints, why))
+    by_id = {cp.id: cp for cp in candidates}
+    taken = _numbers_of_copy_period(session, copy_id, period, slot)
+    pool_ids = [i for i in by_id if i not in taken] or list(by_id)
+    seed = ctx.keys.derive("codeword", f"copy:{copy_id}", period, f"slot:{slot}")
+    loads = _loads(session, ctx, pool_ids, at)
+    chosen_id = codewords.choose(seed, pool_ids, lambda i: loads.get(i, 0))
+    assert chosen_id is not None  # pool_ids is non-empty
+    point = by_id[chosen_id]
+    point.state = "in_use"
+    session.flush()
+    return AllocatedNumber(
+        contact_point_id=point.id,
+        e164=number_of(ctx, point),
+        name_keys_in_use=name_keys_in_use(session, ctx, point.id, at),
+    )
+
+
+def lookup(session: Session, ctx: Context, raw_number: str) -> ContactPoint | None:
+    """The pool number a called number belongs to: itself, or the one number forwarding
+    to it. ``None`` if unknown, or if several local numbers forward to it (ambiguous:
+    only ForwardedFrom or a SIP header can tell them apart)."""
+    matches = candidates_for(session, ctx, raw_number)
+    return matches[0] if len(matches) == 1 else None
+
+
+def candidates_for(session: Session, ctx: Context, raw_number: str) -> list[ContactPoint]:
+    """Every pool number a called number may stand for (direct match first)."""
+    e164 = phones.try_normalize(raw_number or "")
+    if e164 is None:
+        return []
+    digest = phone_hash(ctx, e164)
+    direct = session.scalar(select(ContactPoint).where(ContactPoint.value_hash == digest))
+    if direct is not None:
+        return [direct]
+    return list(
+        session.scalars(
+            select(ContactPoint)
+            .where(ContactPoint.forwards_to_hash == digest)
+            .order_by(ContactPoint.id)
+        )
+    )

@@ -1,0 +1,179 @@
+"""The number pool: adding, quarantine, allocation plausibility, codeword spread, lookup."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from canary.canaries import registry
+from canary.errors import AlreadyExists, NoPlausibleNumber
+from canary.telephony import pool
+from canary.telephony.models import ContactPoint
+from canary.telephony.pool import PhoneConstraints
+
+CN_MOBILE = PhoneConstraints(region="CN", number_type="mobile")
+
+
+def _add(context, raw, **kw):
+    kw.setdefault("actor", "test")
+    with context.db.session() as session:
+        point = pool.add_number(session, context, raw, **kw)
+        return point.id
+
+
+def _allocate(context, copy_id, period="2026-W48", slot=0, constraints=CN_MOBILE, mint=True):
+    """Allocate and (like the forger) store a canary on the number."""
+    with context.db.session() as session:
+        got = pool.allocate(
+            session,
+            context,
+            copy_id=copy_id,
+            period=period,
+            slot=slot,
+            constraints=constraints,
+            at=context.clock(),
+        )
+        if mint:
+            registry.store(
+                session,
+                context.keys,
+                copy_id=copy_id,
+                period=period,
+                slot=slot,
+                row={},
+                persona={},
+                contact_point_ids=[got.contact_point_id],
+                live_from=context.clock(),
+                name_key=f"name-{copy_id}-{period}-{slot}",
+            )
+        return got
+
+
+def test_added_number_is_stored_encrypted_and_normalised(context, clock):
+    cp_id = _add(context, "138-0013-8000", forwards_to="+1 415 555 0100", quarantine_days=0)
+    with context.db.session() as session:
+        point = session.get(ContactPoint, cp_id)
+        assert b"13800138000" not in point.value_enc
+        assert pool.number_of(context, point) == "+8613800138000"
+        assert pool.forwards_to_of(context, point) == "+14155550100"
+        assert (point.country, point.number_type, point.prefix) == ("CN", "mobile", "138")
+        assert point.state == "available"
+
+
+def test_adding_the_same_number_twice_is_an_error_naming_it(context, clock):
+    _add(context, "+8613800138000")
+    with pytest.raises(AlreadyExists) as err:
+        _add(context, "13800138000")
+    assert "+86138" in str(err.value) and "13800138000" not in str(err.value)
+
+
+def test_new_number_is_quarantined_until_the_configured_days_pass(context, clock, copies):
+    _add(context, "+8613800138000")  # default quarantine_days = 14
+    with pytest.raises(NoPlausibleNumber) as err:
+        _allocate(context, copies[0])
+    assert "quarantine" in str(err.value)
+    clock.advance(days=14, seconds=1)
+    assert _allocate(context, copies[0]).e164 == "+8613800138000"
+
+
+def test_no_plausible_number_explains_how_to_add_forwarded_local_numbers(context, clock, copies):
+    _add(context, "+14155550100", quarantine_days=0)  # a US number cannot pass in a CN feed
+    with pytest.raises(NoPlausibleNumber) as err:
+        _allocate(context, copies[0])
+    message = str(err.value)
+    assert "canary numbers add +86" in message and "--forwards-to" in message
+
+
+def test_allocation_respects_region_type_and_carrier_prefix(context, clock, copies):
+    _add(context, "+8613800138001", quarantine_days=0)  # China Mobile 138
+    _add(context, "+8618600138002", quarantine_days=0)  # China Unicom 186
+    _add(context, "+862161234567", quarantine_days=0)  # Shanghai landline
+    unicom = PhoneConstraints(region="CN", number_type="mobile", prefixes=frozenset({"186"}))
+    for slot in range(4):
+        assert _allocate(context, copies[0], slot=slot, constraints=unicom).e164.startswith(
+            "+86186"
+        )
+
+
+def test_slots_of_one_copy_get_distinct_numbers(context, clock, copies):
+    for i in range(6):
+        _add(context, f"+86138001380{i:02d}", quarantine_days=0)
+    numbers = {_allocate(context, copies[0], slot=s).contact_point_id for s in range(4)}
+    assert len(numbers) == 4
+
+
+def test_codewords_spread_evenly_and_differ_between_copies(context, clock):
+    for i in range(8):
+        _add(context, f"+86138001380{i:02d}", quarantine_days=0)
+    from canary.flow import service as flow
+
+    with context.db.session() as session:
+        flow.add_source(session, "H", "t")
+        flow.add_feed(session, "F", "t", source="H")
+        for h in range(40):
+            flow.add_holder(session, f"holder {h}", "t", receives=["F"])
+    from canary.flow.models import Copy
+
+    with context.db.session() as session:
+        copy_ids = list(session.scalars(select(Copy.id)))
+    codewords = {}
+    for copy_id in copy_ids:
+        codewords[copy_id] = frozenset(
+            _allocate(context, copy_id, slot=s).contact_point_id for s in range(2)
+        )
+    loads = Counter(cp for word in codewords.values() for cp in word)
+    # 80 canaries over 8 numbers: balanced allocation keeps every number near 10.
+    assert max(loads.values()) - min(loads.values()) <= 3
+    # 28 possible pairs for 40 copies: most copies must have distinct codewords.
+    assert len(set(codewords.values())) >= 20
+
+
+def test_allocation_reports_names_of_canaries_still_circulating(context, clock, copies):
+    _add(context, "+8613800138000", quarantine_days=0)
+    _allocate(context, copies[0], period="2026-W48")
+    clock.advance(days=7)
+    got = _allocate(context, copies[1], period="2026-W49")
+    assert got.name_keys_in_use == {f"name-{copies[0]}-2026-W48-0"}
+
+
+def test_cooldown_removes_a_number_until_it_ends(context, clock, copies):
+    from canary.telephony import lifecycle
+
+    cp_id = _add(context, "+8613800138000", quarantine_days=0)
+    with context.db.session() as session:
+        lifecycle.start_cooldown(session, context, cp_id, actor="test")
+    with pytest.raises(NoPlausibleNumber):
+        _allocate(context, copies[0])
+    clock.advance(days=context.settings.cooldown_days, seconds=1)
+    assert _allocate(context, copies[0]).contact_point_id == cp_id
+
+
+def test_lookup_matches_number_or_its_unique_forwarding_target(context, clock):
+    a = _add(context, "+8613800138000", forwards_to="+14155550100")
+    b = _add(context, "+8613900139000", forwards_to="+14155550199")
+    c = _add(context, "+8613700137000", forwards_to="+14155550199")
+    with context.db.session() as session:
+        assert pool.lookup(session, context, "+8613800138000").id == a
+        assert pool.lookup(session, context, "+14155550100").id == a
+        # Two local numbers forward to one Twilio number: only ForwardedFrom can tell.
+        assert pool.lookup(session, context, "+14155550199") is None
+        assert {p.id for p in pool.candidates_for(session, context, "+14155550199")} == {b, c}
+        assert pool.lookup(session, context, "+8613600136000") is None
+        assert pool.lookup(session, context, "garbage") is None
+
+
+def test_released_number_can_be_added_again_with_fresh_quarantine(context, clock):
+    from canary.telephony import lifecycle
+
+    cp_id = _add(context, "+8613800138000", quarantine_days=0)
+    with context.db.session() as session:
+        lifecycle.release(session, context, cp_id, actor="test")
+    clock.advance(days=1)
+    again = _add(context, "+8613800138000")
+    with context.db.session() as session:
+        point = session.get(ContactPoint, again)
+        assert again == cp_id and point.state == "quarantine"
+        assert point.quarantine_until == clock.now + dt.timedelta(days=14)
