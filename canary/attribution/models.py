@@ -22,6 +22,8 @@ class Incident(Base):
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Top candidate: a copy (feed → holder) or a holder, over a period range.
+    # ``unit_key`` names it ("copy:3", "holder:5") so new evidence finds its incident.
+    unit_key: Mapped[str] = mapped_column(String(40), default="", index=True)
     copy_id: Mapped[int | None] = mapped_column(ForeignKey("copy.id"), nullable=True)
     holder_id: Mapped[int | None] = mapped_column(ForeignKey("holder.id"), nullable=True)
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feed.id"), nullable=True)
