@@ -1,5 +1,128 @@
-"""Twilio webhooks (placeholder blueprint; the telephony area fills it in)."""
+"""Twilio webhooks: check the signature, hand the parameters to intake, answer TwiML.
 
-from flask import Blueprint
+Every answer is one of: TwiML (200), 400 (garbled parameters), 403 (signature or
+account), 413 (body too large). Log lines name the path and the reason, never a
+parameter value: those are phone numbers and message text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, request
+
+from canary.errors import CanaryError
+from canary.telephony import intake, twiml, validation
+from canary.telephony.inbound import BadWebhook
+from canary.web.auth import ctx
 
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
+log = logging.getLogger("canary.web.twilio")
+
+# Twilio's largest callbacks (an SMS of 1,600 characters with ten media URLs) are a
+# few KiB; anything much larger is not Twilio and is refused before it is parsed.
+DEFAULT_MAX_BODY = 64 * 1024
+
+
+def _max_body() -> int:
+    return int(ctx().settings.extra.get("webhook_max_bytes", DEFAULT_MAX_BODY))
+
+
+@bp.before_request
+def _limit_body():
+    # Per-request limit (Flask >= 3.1): form parsing stops at this size with a 413.
+    request.max_content_length = _max_body()
+
+
+def _xml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="application/xml")
+
+
+def _refuse(status: int, reason: str) -> Response:
+    log.warning("twilio %s refused with %s: %s", request.path, status, reason)
+    return Response(reason + "\n", status=status, mimetype="text/plain")
+
+
+def _read() -> tuple[dict | None, str | None, bytes]:
+    """(form params, raw JSON text, raw bytes) of the request body."""
+    raw = request.get_data(cache=True)
+    if request.mimetype == "application/json":
+        return None, raw.decode("utf-8", "surrogateescape"), raw
+    return request.form, None, raw
+
+
+def _params(form, json_text: str | None) -> dict:
+    if json_text is None:
+        return {k: (v[0] if len(v) == 1 else v) for k, v in form.to_dict(flat=False).items()}
+    try:
+        data = json.loads(json_text)
+    except ValueError:
+        raise BadWebhook("the JSON body does not parse") from None
+    if not isinstance(data, dict):
+        raise BadWebhook("the JSON body is not an object")
+    return data
+
+
+def _handle(kind: str) -> Response | intake.Received:
+    settings = ctx().settings
+    length = request.content_length
+    if length is not None and length > _max_body():
+        return _refuse(413, f"body of {length} bytes exceeds webhook_max_bytes")
+    form, json_text, raw = _read()
+    url = validation.public_url(
+        settings.public_base_url, request.path, request.query_string.decode("latin-1")
+    )
+    verdict = validation.verify(
+        auth_token=settings.twilio_auth_token,
+        url=url,
+        params=form,
+        raw_body=json_text,
+        signature=request.headers.get(validation.SIGNATURE_HEADER),
+        settings_header=request.headers.get(validation.SETTINGS_HEADER, ""),
+        shared_keys=settings.extra.get("twilio_shared_keys") or {},
+    )
+    if not verdict.valid:
+        return _refuse(403, verdict.reason)
+    try:
+        return intake.receive(ctx(), kind, _params(form, json_text), raw_body=raw, url=url)
+    except BadWebhook as exc:
+        return _refuse(400, str(exc))
+    except CanaryError as exc:
+        return _refuse(exc.http_status, str(exc))
+
+
+@bp.post("/voice")
+def voice():
+    """An inbound call: store it, then answer like a private voicemail and record."""
+    outcome = _handle("call")
+    if isinstance(outcome, Response):
+        return outcome
+    settings = ctx().settings
+    return _xml(twiml.voicemail(settings, twiml.locale_for(outcome.country, settings)))
+
+
+@bp.post("/sms")
+def sms():
+    """An inbound SMS or MMS: store it; no reply."""
+    outcome = _handle("sms")
+    return outcome if isinstance(outcome, Response) else _xml(twiml.empty_messaging())
+
+
+@bp.post("/recording")
+def recording():
+    """Recording status callback and the <Record action>: store; end the call."""
+    outcome = _handle("recording")
+    return outcome if isinstance(outcome, Response) else _xml(twiml.hangup())
+
+
+@bp.post("/status")
+def status():
+    outcome = _handle("status")
+    return outcome if isinstance(outcome, Response) else _xml(twiml.empty_messaging())
+
+
+@bp.post("/transcription")
+def transcription():
+    outcome = _handle("transcription")
+    return outcome if isinstance(outcome, Response) else _xml(twiml.empty_messaging())

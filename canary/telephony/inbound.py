@@ -1,0 +1,232 @@
+"""Reading Twilio's webhook parameters into one checked, typed record.
+
+Twilio's parameter names differ per callback (CallSid vs MessageSid, To vs Called,
+SmsSid as a legacy alias). This module is the one place that knows them, checks the
+ones intake relies on, and says precisely what is missing or garbled — without ever
+echoing a value (values are phone numbers and message text).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from canary.errors import CanaryError
+
+KINDS = ("call", "sms", "status", "recording", "transcription")
+# Twilio SIDs: two-letter type prefix and 32 hex digits.
+SID = {
+    "account": re.compile(r"^AC[0-9a-fA-F]{32}$"),
+    "call": re.compile(r"^CA[0-9a-fA-F]{32}$"),
+    "message": re.compile(r"^(SM|MM|SL)[0-9a-fA-F]{32}$"),
+    "recording": re.compile(r"^RE[0-9a-fA-F]{32}$"),
+    "transcription": re.compile(r"^TR[0-9a-fA-F]{32}$"),
+}
+STATUS = re.compile(r"^[a-z-]{2,20}$")
+MAX_MEDIA = 10  # Twilio delivers at most 10 media items per MMS
+# SIP headers a forwarding SIP server may use to pass the originally called number
+# (DOMAIN.md: the reliable route for mainland-China numbers). Twilio delivers
+# ``X-`` headers as ``SipHeader_X-...`` parameters; Diversion is the RFC 5806 header.
+SIP_CALLED_HEADERS = ("SipHeader_X-Canary-Called", "SipHeader_X-Original-Called")
+SIP_DIVERSION = "SipHeader_Diversion"
+
+
+class BadWebhook(CanaryError):
+    """A webhook missing a parameter intake needs, or carrying a garbled one."""
+
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One webhook or polled record, checked. ``params`` keeps everything verbatim."""
+
+    kind: str
+    sid: str  # our dedupe key within (provider, kind)
+    parent_sid: str  # the call or message a recording/transcription/status belongs to
+    account_sid: str
+    to: str = ""
+    from_: str = ""
+    forwarded_from: str = ""
+    sip_called: str = ""
+    status: str = ""
+    occurred_at: dt.datetime | None = None
+    text: str = ""  # SMS body or transcription text, made safe for matching
+    media_urls: tuple[str, ...] = ()
+    recording_url: str = ""
+    recording_sid: str = ""
+    duration_seconds: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _get(params: Mapping[str, Any], *names: str) -> str:
+    for name in names:
+        value = params.get(name)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value is not None and str(value) != "":
+            return str(value)
+    return ""
+
+
+def _sid(params: Mapping[str, Any], kind: str, *names: str, required: bool = True) -> str:
+    value = _get(params, *names)
+    if not value:
+        if required:
+            raise BadWebhook(f"missing parameter {names[0]}")
+        return ""
+    if not SID[kind].match(value):
+        raise BadWebhook(f"parameter {names[0]} is not a Twilio {kind} SID")
+    return value
+
+
+def safe_text(value: str, limit: int = 10_000) -> str:
+    """Text for matching: invalid code points replaced, control characters spaced out.
+
+    SMS bodies come from anyone; a NUL or a lone surrogate must neither crash the
+    encoder nor the database driver (PostgreSQL rejects NUL in text).
+    """
+    value = value.encode("utf-8", "replace").decode("utf-8", "replace")[:limit]
+    return "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cs", "Cf") and ch not in "\n" else ch
+        for ch in value
+    )
+
+
+def _timestamp(params: Mapping[str, Any]) -> dt.datetime | None:
+    # Status callbacks carry an RFC 2822 Timestamp; other webhooks happen "now".
+    raw = _get(params, "Timestamp")
+    if not raw:
+        return None
+    try:
+        value = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        raise BadWebhook("parameter Timestamp is not an RFC 2822 date") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _duration(params: Mapping[str, Any], name: str) -> int | None:
+    raw = _get(params, name)
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 7:
+        raise BadWebhook(f"parameter {name} is not a whole number of seconds")
+    return int(raw)
+
+
+def _url(params: Mapping[str, Any], name: str, required: bool) -> str:
+    value = _get(params, name)
+    if not value:
+        if required:
+            raise BadWebhook(f"missing parameter {name}")
+        return ""
+    if not value.startswith(("https://", "http://")) or len(value) > 2000:
+        raise BadWebhook(f"parameter {name} is not an http(s) URL")
+    return value
+
+
+def _sip_called(params: Mapping[str, Any]) -> str:
+    for name in SIP_CALLED_HEADERS:
+        value = _get(params, name)
+        if value:
+            return value
+    diversion = _get(params, SIP_DIVERSION)
+    # Diversion: <sip:+8613800138000@carrier.example>;reason=unconditional
+    match = re.search(r"(?:sip|tel):(\+?\d{6,15})", diversion)
+    return match.group(1) if match else ""
+
+
+def _media(params: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = _get(params, "NumMedia") or "0"
+    if not raw.isdigit():
+        raise BadWebhook("parameter NumMedia is not a number")
+    count = min(int(raw), MAX_MEDIA)
+    return tuple(u for u in (_get(params, f"MediaUrl{i}") for i in range(count)) if u)
+
+
+def read(kind: str, params: Mapping[str, Any]) -> Inbound:
+    """Check and type one callback's parameters; raises BadWebhook naming the problem."""
+    if kind not in KINDS:
+        raise BadWebhook(f"unknown webhook kind {kind!r}")
+    account = _sid(params, "account", "AccountSid")
+    common = {
+        "account_sid": account,
+        "to": _get(params, "To", "Called"),
+        "from_": _get(params, "From", "Caller"),
+        "forwarded_from": _get(params, "ForwardedFrom"),
+        "sip_called": _sip_called(params),
+        "occurred_at": _timestamp(params),
+        "params": dict(params),
+    }
+    if kind == "call":
+        sid = _sid(params, "call", "CallSid")
+        if not common["to"]:
+            raise BadWebhook("missing parameter To (or Called)")
+        return Inbound(kind, sid, "", status=_get(params, "CallStatus")[:20], **common)
+    if kind == "sms":
+        sid = _sid(params, "message", "MessageSid", "SmsSid")
+        if not common["to"]:
+            raise BadWebhook("missing parameter To")
+        return Inbound(
+            kind,
+            sid,
+            "",
+            text=safe_text(_get(params, "Body")),
+            media_urls=_media(params),
+            **common,
+        )
+    if kind == "status":
+        call_sid = _sid(params, "call", "CallSid", required=False)
+        message_sid = "" if call_sid else _sid(params, "message", "MessageSid", "SmsSid")
+        status = _get(params, "CallStatus", "MessageStatus", "SmsStatus")
+        if not STATUS.match(status):
+            raise BadWebhook("missing or garbled parameter CallStatus/MessageStatus")
+        parent = call_sid or message_sid
+        return Inbound(
+            kind,
+            f"{parent}:{status}",
+            parent,
+            status=status,
+            duration_seconds=_duration(params, "CallDuration"),
+            **common,
+        )
+    call_sid = _sid(params, "call", "CallSid")
+    if kind == "recording":
+        recording = _sid(params, "recording", "RecordingSid")
+        status = _get(params, "RecordingStatus") or "completed"
+        if not STATUS.match(status):
+            raise BadWebhook("garbled parameter RecordingStatus")
+        # The <Record action> request and the status callback describe the same
+        # recording: one event per recording and status.
+        sid = recording if status == "completed" else f"{recording}:{status}"
+        return Inbound(
+            kind,
+            sid,
+            call_sid,
+            status=status,
+            recording_sid=recording,
+            recording_url=_url(params, "RecordingUrl", status == "completed"),
+            duration_seconds=_duration(params, "RecordingDuration"),
+            **common,
+        )
+    transcription = _sid(params, "transcription", "TranscriptionSid")
+    status = _get(params, "TranscriptionStatus") or "completed"
+    if not STATUS.match(status):
+        raise BadWebhook("garbled parameter TranscriptionStatus")
+    return Inbound(
+        kind,
+        transcription,
+        call_sid,
+        status=status,
+        text=safe_text(_get(params, "TranscriptionText")),
+        recording_sid=_get(params, "RecordingSid")[:34],
+        recording_url=_url(params, "RecordingUrl", False),
+        **common,
+    )

@@ -1,0 +1,300 @@
+"""Twilio webhooks through the Flask app: signatures, storage, dedupe and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from urllib.parse import quote
+
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from canary.telephony import simulator
+from canary.telephony.intake import payload_of
+from tests.telephony.conftest import BASE, TOKEN, events, signed_post
+
+TWILIO = "+14155550100"
+LOCAL = "+8613800138000"
+MARKETER = "+8613912345678"
+
+
+def test_voice_webhook_stores_event_and_answers_with_voicemail(client, context, add_number):
+    cp_id = add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    response = signed_post(client, "/twilio/voice", params)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "<Record" in body and "recordingStatusCallback" in body
+    assert "请留言" in body  # Mandarin greeting for a CN number
+    [event] = events(context)
+    assert (event.kind, event.provider_sid, event.contact_point_id) == (
+        "call",
+        params["CallSid"],
+        cp_id,
+    )
+    assert event.detail["matched_on"] == "forwarded_from"
+    assert (
+        MARKETER.encode() not in event.payload_enc
+        and MARKETER[3:].encode() not in event.payload_enc
+    )
+    assert payload_of(context, event)["params"]["From"] == MARKETER
+    assert event.caller_hash == context.keys.lookup_hash("phone", MARKETER)
+
+
+def test_forged_signature_is_refused_and_nothing_is_stored(client, context, add_number, caplog):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER)
+    forged = simulator.sign("someone-elses-token", BASE + "/twilio/voice", params)
+    with caplog.at_level(logging.WARNING):
+        response = client.post("/twilio/voice", data=params, headers={"X-Twilio-Signature": forged})
+    assert response.status_code == 403
+    assert events(context) == []
+    assert "signature does not match" in caplog.text and MARKETER not in caplog.text
+
+
+def test_missing_signature_is_refused(client, context):
+    response = client.post("/twilio/sms", data=simulator.sms_params(TWILIO, MARKETER, "hi"))
+    assert response.status_code == 403
+    assert events(context) == []
+
+
+def test_signature_for_other_parameters_is_refused(client, context):
+    """A captured signature replayed with altered parameters (a stale signature)."""
+    params = simulator.call_params(TWILIO, MARKETER)
+    signature = simulator.sign(TOKEN, BASE + "/twilio/voice", params)
+    params["From"] = "+8613000000000"
+    response = client.post("/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+
+
+def test_signature_for_another_path_is_refused(client, context):
+    params = simulator.sms_params(TWILIO, MARKETER, "hello")
+    signature = simulator.sign(TOKEN, BASE + "/twilio/voice", params)
+    response = client.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+
+
+def test_validation_uses_public_url_behind_a_tls_proxy(app, client, context, add_number):
+    """The service sees http://127.0.0.1; Twilio signed https://canary.example.org/prefix."""
+    public = "https://canary.example.org/hooks"
+    context.settings = context.settings.replace(public_base_url=public)
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    assert signed_post(client, "/twilio/voice", params, base=public).status_code == 200
+    assert signed_post(client, "/twilio/voice", params, base=BASE).status_code == 403
+
+
+def test_replayed_webhook_is_answered_but_not_stored_twice(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    first = signed_post(client, "/twilio/voice", params)
+    again = signed_post(client, "/twilio/voice", params)
+    assert first.status_code == again.status_code == 200
+    assert "<Record" in again.get_data(as_text=True)
+    assert len(events(context, kind="call")) == 1
+
+
+def test_duplicate_message_sid_is_stored_once(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.sms_params(TWILIO, MARKETER, "hello", ForwardedFrom=LOCAL)
+    for _ in range(3):
+        assert signed_post(client, "/twilio/sms", params).status_code == 200
+    assert len(events(context, kind="sms")) == 1
+
+
+def test_webhook_for_number_not_in_pool_is_stored_unmatched(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params("+14155559999", MARKETER)
+    response = signed_post(client, "/twilio/voice", params)
+    assert response.status_code == 200
+    [event] = events(context)
+    assert event.contact_point_id is None and event.classification == "unmatched"
+
+
+def test_missing_parameter_is_a_400_naming_it(client, context, caplog):
+    params = simulator.call_params(TWILIO, MARKETER)
+    del params["CallSid"]
+    with caplog.at_level(logging.WARNING):
+        response = signed_post(client, "/twilio/voice", params)
+    assert response.status_code == 400
+    assert "CallSid" in response.get_data(as_text=True) and "CallSid" in caplog.text
+    assert events(context) == []
+
+
+def test_garbled_parameters_are_400s(client, context):
+    cases = [
+        ("/twilio/voice", simulator.call_params(TWILIO, MARKETER, call_sid="CA-not-a-sid")),
+        ("/twilio/voice", {**simulator.call_params(TWILIO, MARKETER), "AccountSid": "x"}),
+        ("/twilio/sms", {**simulator.sms_params(TWILIO, MARKETER, "hi"), "NumMedia": "lots"}),
+        (
+            "/twilio/recording",
+            {**simulator.recording_params(simulator.new_sid("CA")), "RecordingDuration": "-3"},
+        ),
+        (
+            "/twilio/recording",
+            {**simulator.recording_params(simulator.new_sid("CA")), "RecordingUrl": "javascript:x"},
+        ),
+        (
+            "/twilio/status",
+            {**simulator.call_params(TWILIO, MARKETER), "CallStatus": "<b>", "Timestamp": "x"},
+        ),
+    ]
+    for path, params in cases:
+        assert signed_post(client, path, params).status_code == 400, params
+    assert events(context) == []
+
+
+def test_webhook_for_another_account_is_refused(client, context):
+    params = simulator.call_params(TWILIO, MARKETER, account_sid="AC" + "1" * 32)
+    assert signed_post(client, "/twilio/voice", params).status_code == 403
+    assert events(context) == []
+
+
+def test_huge_body_is_refused_with_413(client, context):
+    params = simulator.sms_params(TWILIO, MARKETER, "x" * 200_000)
+    response = signed_post(client, "/twilio/sms", params)
+    assert response.status_code == 413
+    assert events(context) == []
+
+
+def test_sms_with_control_characters_and_invalid_unicode_is_stored(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    body = "王芳\x00女士\x1b[31m 您好\u202e\ufffe"
+    params = simulator.sms_params(TWILIO, MARKETER, body, ForwardedFrom=LOCAL)
+    assert signed_post(client, "/twilio/sms", params).status_code == 200
+    # Raw bytes that are not UTF-8 at all. Sign what the server's form parser reads
+    # from them, as Twilio signs the parameters it sends.
+    sid = simulator.new_sid("SM")
+    raw = (
+        f"AccountSid=AC{'0' * 32}&MessageSid={sid}&To={quote(TWILIO)}&From={quote(MARKETER)}"
+        "&Body=%FF%FE%ED%A0%80abc&ForwardedFrom=" + quote(LOCAL)
+    )
+    environ = EnvironBuilder(
+        method="POST", data=raw, content_type="application/x-www-form-urlencoded"
+    ).get_environ()
+    decoded = Request(environ).form.to_dict()
+    response = client.post(
+        "/twilio/sms",
+        data=raw,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": simulator.sign(TOKEN, BASE + "/twilio/sms", decoded)},
+    )
+    assert response.status_code == 200
+    stored = events(context, kind="sms")
+    assert len(stored) == 2
+    assert payload_of(context, stored[0])["params"]["Body"] == body
+
+
+def _json_post(client, payload: dict | str, *, sign_body: str | None = None, tamper=False):
+    raw = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    digest = hashlib.sha256((sign_body or raw).encode("utf-8", "surrogatepass")).hexdigest()
+    path = f"/twilio/sms?bodySHA256={digest}"
+    signature = simulator.sign(TOKEN, BASE + path, {})
+    body = raw + (" " if tamper else "")
+    return client.post(
+        path,
+        data=body.encode("utf-8", "surrogatepass"),
+        content_type="application/json",
+        headers={"X-Twilio-Signature": signature},
+    )
+
+
+def test_json_bodied_callback_is_validated_against_its_body_hash(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    payload = simulator.sms_params(TWILIO, MARKETER, "hi", ForwardedFrom=LOCAL)
+    assert _json_post(client, payload).status_code == 200
+    assert len(events(context, kind="sms")) == 1
+    # Same signed URL, different body: the hash no longer matches.
+    other = {**payload, "MessageSid": simulator.new_sid("SM")}
+    assert _json_post(client, json.dumps(other), sign_body=json.dumps(payload)).status_code == 403
+    assert _json_post(client, payload, tamper=True).status_code == 403
+
+
+def test_json_body_without_body_hash_is_refused(client, context):
+    payload = json.dumps(simulator.sms_params(TWILIO, MARKETER, "hi"))
+    signature = simulator.sign(TOKEN, BASE + "/twilio/sms", {})
+    response = client.post(
+        "/twilio/sms",
+        data=payload,
+        content_type="application/json",
+        headers={"X-Twilio-Signature": signature},
+    )
+    assert response.status_code == 403
+
+
+def test_json_body_with_lone_surrogates_is_stored_without_error(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.sms_params(TWILIO, MARKETER, "x", ForwardedFrom=LOCAL)
+    raw = json.dumps(params).replace('"Body": "x"', '"Body": "\\ud800 \\u0000 hi"')
+    assert _json_post(client, raw).status_code == 200
+    [event] = events(context, kind="sms")
+    assert "hi" in payload_of(context, event)["params"]["Body"]
+
+
+def test_json_body_that_does_not_parse_is_a_400(client, context):
+    assert _json_post(client, "{not json").status_code == 400
+    assert _json_post(client, "[1, 2]").status_code == 400
+
+
+def test_recording_callback_stores_url_duration_and_sid_on_the_call(client, context, add_number):
+    cp_id = add_number(LOCAL, forwards_to=TWILIO)
+    call = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    signed_post(client, "/twilio/voice", call)
+    recording = simulator.recording_params(call["CallSid"], duration=17)
+    response = signed_post(client, "/twilio/recording", recording)
+    assert response.status_code == 200 and "<Hangup" in response.get_data(as_text=True)
+    # Twilio also posts the same recording to the <Record action>: stored once.
+    signed_post(client, "/twilio/recording", recording)
+    [event] = events(context, kind="recording")
+    assert event.parent_sid == call["CallSid"] and event.contact_point_id == cp_id
+    assert event.detail["duration_seconds"] == 17
+    assert event.detail["recording_sid"] == recording["RecordingSid"]
+    assert payload_of(context, event)["params"]["RecordingUrl"] == recording["RecordingUrl"]
+    assert event.classification == "evidence"
+
+
+def test_status_callback_for_a_missed_call_stores_the_call(client, context, add_number):
+    cp_id = add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(
+        TWILIO,
+        MARKETER,
+        forwarded_from=LOCAL,
+        status="completed",
+        Timestamp="Mon, 23 Nov 2026 09:15:02 +0000",
+        CallDuration="31",
+    )
+    assert signed_post(client, "/twilio/status", params).status_code == 200
+    assert signed_post(client, "/twilio/status", params).status_code == 200
+    [call] = events(context, kind="call")
+    [status] = events(context, kind="status")
+    assert call.provider_sid == params["CallSid"] and call.contact_point_id == cp_id
+    assert call.via == "status" and call.occurred_at.isoformat() == "2026-11-23T09:15:02+00:00"
+    assert status.parent_sid == params["CallSid"] and status.detail["duration_seconds"] == 31
+
+
+def test_attribution_failure_keeps_the_event_pending(client, context, add_number, monkeypatch):
+    import sys
+
+    import canary.attribution as attribution_pkg
+
+    class Exploding:
+        @staticmethod
+        def process_event(session, ctx, event):
+            raise RuntimeError("attribution exploded")
+
+    monkeypatch.setattr(attribution_pkg, "service", Exploding, raising=False)
+    monkeypatch.setitem(sys.modules, "canary.attribution.service", Exploding)
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    response = signed_post(client, "/twilio/voice", params)
+    assert response.status_code == 200 and "<Record" in response.get_data(as_text=True)
+    [event] = events(context)
+    assert event.classification == "pending"
+
+
+def test_english_number_asks_twilio_to_transcribe(client, context, add_number):
+    add_number("+14155550123")
+    params = simulator.call_params("+14155550123", "+12125550100")
+    body = signed_post(client, "/twilio/voice", params).get_data(as_text=True)
+    assert 'transcribe="true"' in body and "leave a message" in body
