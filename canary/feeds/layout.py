@@ -119,15 +119,13 @@ def summary_changes(
         cell = str(cell)
         if not cell.strip():
             continue
-        if numeric(cell) and col in column_sums and abs(column_sums[col] - float(cell)) < 1e-6:
-            if float(cell) != data_rows or not _looks_count_column(col, canary_rows):
-                extra = sum(
-                    float(r[col]) for r in canary_rows if col < len(r) and numeric(str(r[col]))
-                )
-                new = format_like(cell, float(cell) + extra)
-                if new != cell:
-                    changes.append(SummaryChange(col, cell, new))
-                continue
+        is_sum = numeric(cell) and col in column_sums and abs(column_sums[col] - float(cell)) < 1e-6
+        if is_sum and (float(cell) != data_rows or not _looks_count_column(col, canary_rows)):
+            extra = sum(float(r[col]) for r in canary_rows if col < len(r) and numeric(str(r[col])))
+            new = format_like(cell, float(cell) + extra)
+            if new != cell:
+                changes.append(SummaryChange(col, cell, new))
+            continue
         new = update_counts(cell, data_rows, data_rows + added)
         if new != cell:
             changes.append(SummaryChange(col, cell, new))

@@ -311,7 +311,7 @@ class _CopyWriter:
             elif kind == b"inlineStr":
                 new_inner = re.sub(
                     rb"(<t\b[^>]*>).*?(</t>)",
-                    lambda t: t.group(1) + escape(text).encode() + t.group(2),
+                    lambda t, text=text: t.group(1) + escape(text).encode() + t.group(2),
                     inner,
                     count=1,
                     flags=re.S,
