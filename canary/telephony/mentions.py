@@ -180,8 +180,9 @@ NUMERIC_DATE = re.compile(r"(?<!\d)(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(
 COMPACT_DATE = re.compile(r"(?<!\d)(20\d{2})(\d{2})(\d{2})(?!\d)")
 SLASH_MD = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])")
 _DAY = r"(\d{1,2}(?:st|nd|rd|th)?|[a-z]+(?:-[a-z]+)?)"
-EN_MONTH_DAY = re.compile(rf"\b([a-z]{{3,9}})\.?\s+(?:the\s+)?{_DAY}\b(?:,?\s+(\d{{4}}))?")
-EN_DAY_MONTH = re.compile(rf"\b(?:the\s+)?{_DAY}\s+(?:of\s+)?([a-z]{{3,9}})\b(?:,?\s+(\d{{4}}))?")
+_MONTH = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + ")"
+EN_MONTH_DAY = re.compile(rf"\b{_MONTH}\.?\s+(?:the\s+)?{_DAY}\b(?:,?\s+(\d{{4}}))?")
+EN_DAY_MONTH = re.compile(rf"\b(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}\b\.?(?:,?\s+(\d{{4}}))?")
 
 
 def _en_day(token: str) -> int | None:

@@ -93,6 +93,23 @@ class _RebasedHttpClient(TwilioHttpClient):
         return super().request(method, url, *args, **kwargs)
 
 
+def _translate(what: str, exc: Exception) -> ProviderError:
+    """A ProviderError naming the operation and HTTP status (never credentials)."""
+    if isinstance(exc, TwilioRestException):
+        return ProviderError(f"Twilio refused to {what}: HTTP {exc.status} {exc.msg}")
+    status = next((a.status_code for a in exc.args if hasattr(a, "status_code")), None)
+    if status is not None:
+        return ProviderError(f"Twilio refused to {what}: HTTP {status}")
+    if isinstance(exc, OSError):
+        return ProviderError(f"cannot reach Twilio to {what}: {type(exc).__name__}")
+    return ProviderError(f"Twilio request to {what} failed: {type(exc).__name__}")
+
+
+def _sender(record) -> str:
+    # The SDK names it ``_from`` on calls and ``from_`` on messages.
+    return getattr(record, "from_", None) or getattr(record, "_from", None) or ""
+
+
 def _iso_utc(value: dt.datetime | None) -> str:
     if value is None:
         return ""
@@ -123,12 +140,8 @@ class TwilioProvider:
     def _call(self, what: str, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except TwilioRestException as exc:
-            raise ProviderError(f"Twilio refused to {what}: HTTP {exc.status} {exc.msg}") from None
-        except TwilioException as exc:
-            raise ProviderError(f"Twilio request to {what} failed: {exc}") from None
-        except OSError as exc:
-            raise ProviderError(f"cannot reach Twilio to {what}: {type(exc).__name__}") from None
+        except (TwilioException, OSError) as exc:
+            raise _translate(what, exc) from None
 
     def _each(self, what: str, make_stream) -> Iterator:
         """Iterate a lazily paged listing, translating errors raised by later pages."""
@@ -216,7 +229,7 @@ class TwilioProvider:
                 "AccountSid": call.account_sid or self.account_sid,
                 "CallSid": call.sid,
                 "To": call.to or "",
-                "From": call._from or "",
+                "From": _sender(call),
                 "ForwardedFrom": call.forwarded_from or "",
                 "CallStatus": call.status or "",
                 "Direction": call.direction,
@@ -239,7 +252,7 @@ class TwilioProvider:
                 "AccountSid": message.account_sid or self.account_sid,
                 "MessageSid": message.sid,
                 "To": message.to or "",
-                "From": message._from or "",
+                "From": _sender(message),
                 "Body": message.body or "",
                 "NumMedia": message.num_media or "0",
                 "Timestamp": _iso_utc(sent),

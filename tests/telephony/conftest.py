@@ -77,3 +77,43 @@ def events(context, **filters):
         for key, value in filters.items():
             query = query.where(getattr(Event, key) == value)
         return list(session.scalars(query))
+
+
+@pytest.fixture
+def standin(settings):
+    """The Twilio REST stand-in on loopback, with the account of the test settings."""
+    from tests.support.twilio_standin import TwilioStandIn
+
+    server = TwilioStandIn(settings.twilio_account_sid, settings.twilio_auth_token).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def twilio_context(context, standin):
+    """The context with the SDK pointed at the stand-in."""
+    context.settings = context.settings.replace(twilio_api_base=standin.url)
+    return context
+
+
+@pytest.fixture
+def cli(context, monkeypatch):
+    """Run `canary ...` against the test's database and keys; returns the click result."""
+    from click.testing import CliRunner
+
+    from canary.cli import main
+
+    s = context.settings
+    env = {
+        "CANARY_HOME": s.home,
+        "CANARY_DATABASE_URL": s.database_url,
+        "CANARY_TWILIO_ACCOUNT_SID": s.twilio_account_sid,
+        "CANARY_TWILIO_AUTH_TOKEN": s.twilio_auth_token,
+        "CANARY_PUBLIC_BASE_URL": s.public_base_url,
+        "CANARY_SCHEDULER_IN_SERVE": "false",
+    }
+
+    def run(*args, extra_env=None):
+        return CliRunner().invoke(main, list(args), env={**env, **(extra_env or {})})
+
+    return run
