@@ -78,11 +78,13 @@ def inject(
     actor: str,
     progress: Progress | None = None,
     count: int | None = None,
+    paths: list[Path] | None = None,
 ) -> InjectResult:
     """Inject canaries into one delivery for each holder and write their copies.
 
     ``output`` names the file for a single holder; ``out_dir`` receives one file per
-    holder (``<input stem>.<holder><suffix>``). Every output is written atomically; on
+    holder (``<input stem>.<holder><suffix>``); ``paths`` gives each holder's file
+    explicitly (watched folders write into each holder's outbox). Every output is written atomically; on
     any error no output file is left behind.
     """
     from canary.forging.service import plan_injection
@@ -95,14 +97,18 @@ def inject(
         raise CanaryError("a holder is named twice; each holder gets one copy")
     if output is not None and len(holders) > 1:
         raise CanaryError("several holders need --out-dir DIR (one file each), not -o")
-    if output is None and out_dir is None:
+    if paths is not None and len(paths) != len(holders):
+        raise CanaryError("give one output path per holder")
+    if output is None and out_dir is None and paths is None:
         raise CanaryError("say where to write: -o OUTPUT (one holder) or --out-dir DIR")
     if not input_path.is_file():
         raise CanaryError(f"input file {input_path.name!r} does not exist")
     period = period or periods.period_of(ctx.clock())
     periods.parse(period)  # raises with a clear message on a malformed period
 
-    if output is not None:
+    if paths is not None:
+        paths = [Path(p) for p in paths]
+    elif output is not None:
         paths = [Path(output)]
     else:
         paths = [Path(out_dir) / output_name(input_path, h) for h in holders]
