@@ -71,10 +71,8 @@ def stable_files(inbox: Path) -> list[Path]:
             continue
         st = path.stat()
         current[path.name] = [st.st_size, st.st_mtime_ns]
-        if previous.get(path.name) == current[path.name] and st.st_size > 0:
+        if previous.get(path.name) == current[path.name]:
             ready.append(path)
-        elif previous.get(path.name) == current[path.name]:
-            ready.append(path)  # an empty file is complete too; inject reports it as empty
     _save_state(inbox, current)
     return ready
 

@@ -472,7 +472,7 @@ class _CopyWriter:
             extra = len(self.new_strings) if m.group(1) == b"uniqueCount" else uses
             return m.group(1) + b'="' + str(int(m.group(2)) + extra).encode() + b'"'
 
-        head_end = xml.find(b">")
+        head_end = xml.find(b">", xml.find(b"<sst"))
         head = re.sub(rb'\b(count|uniqueCount)="(\d+)"', bump, xml[:head_end])
         self.parts[path] = head + xml[head_end:]
 

@@ -1,0 +1,129 @@
+"""XLSX: canaries go into the list's sheet; everything else in the workbook survives."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import zipfile
+
+import openpyxl
+import pytest
+
+from canary.feeds.base import Target
+from canary.feeds.xlsxfmt import XlsxFile
+from tests.feeds.helpers import plan
+from tests.feeds.xlsx_fixtures import HEADER, clerk_workbook, data, shared_strings_workbook
+
+CANARY_A = ["王小红", "13912345678", "2026-11-05", "3210"]
+CANARY_B = ["李美玲", "13687654321", "2026-11-06", "3330"]
+MAP = {"name": "产妇姓名", "phone": "联系电话"}
+
+
+@pytest.fixture
+def injected(tmp_path):
+    src = tmp_path / "list.xlsx"
+    clerk_workbook(src, n=10)
+    scanned = XlsxFile(src, column_map=MAP)
+    out = tmp_path / "out.xlsx"
+    scanned.write([Target(out, plan([(0, CANARY_A), (10, CANARY_B)]))])
+    return src, out, scanned
+
+
+def values(path, sheet="名单"):
+    return [list(r) for r in openpyxl.load_workbook(path)[sheet].iter_rows(values_only=True)]
+
+
+def test_sample_reads_header_below_the_title_and_dates_as_text(injected):
+    _, _, scanned = injected
+    assert scanned.sample.header == HEADER
+    assert scanned.sample.total_rows == 10
+    assert scanned.sample.rows[0] == ["张0", "13800000000", "2026-11-01", "3000"]
+
+
+def test_removing_canary_rows_gives_back_the_original_rows(injected):
+    src, out, _ = injected
+    before, after = values(src), values(out)
+    assert len(after) == len(before) + 2
+    assert after[2][:2] == CANARY_A[:2] and after[13][:2] == CANARY_B[:2]
+    stripped = after[:2] + after[3:13] + after[14:]
+    assert stripped[:-1] == before[:-1]
+
+
+def test_other_parts_of_the_workbook_are_byte_identical(injected):
+    src, out, _ = injected
+    a, b = zipfile.ZipFile(src), zipfile.ZipFile(out)
+    assert a.namelist() == b.namelist()
+    changed = [n for n in a.namelist() if a.read(n) != b.read(n)]
+    assert changed == ["xl/worksheets/sheet1.xml"]
+
+
+def test_styles_widths_freeze_merge_and_validation_survive(injected):
+    _, out, _ = injected
+    ws = openpyxl.load_workbook(out)["名单"]
+    assert ws.freeze_panes == "A3"
+    assert [str(r) for r in ws.merged_cells.ranges] == ["A1:D1"]
+    assert ws.column_dimensions["A"].width == 14 and ws.column_dimensions["B"].width == 18
+    assert str(ws.data_validations.dataValidation[0].sqref) == "D3:D14"
+    assert ws["A2"].font.b
+    canary, neighbour = ws["B3"], ws["B4"]
+    assert canary.value == "13912345678" and canary.data_type == "s"
+    assert canary.number_format == neighbour.number_format == "@"
+    assert ws["C3"].number_format == "yyyy-mm-dd" and ws["C3"].is_date
+    assert ws["D14"].value == 3330 and ws["D14"].number_format == "#,##0"
+
+
+def test_summary_formulas_grow_over_the_canaries(injected):
+    _, out, _ = injected
+    ws = openpyxl.load_workbook(out)["名单"]
+    assert ws["A15"].value == "合计"
+    assert ws["B15"].value == "=COUNTA(A3:A14)"
+    assert ws["D15"].value == "=SUM(D3:D14)"
+
+
+def test_shared_strings_workbook_gets_shared_strings_not_inline_ones(tmp_path):
+    src = tmp_path / "sst.xlsx"
+    shared_strings_workbook(src)
+    out = tmp_path / "out.xlsx"
+    XlsxFile(src).write([Target(out, plan([(1, ["王五", "13900000000"])]))])
+    sheet = zipfile.ZipFile(out).read("xl/worksheets/sheet1.xml")
+    assert b"inlineStr" not in sheet
+    assert b'<dimension ref="A1:B4"/>' in sheet
+    sst = zipfile.ZipFile(out).read("xl/sharedStrings.xml")
+    assert b'count="8" uniqueCount="8"' in sst
+    assert values(out, "Sheet1") == [
+        ["姓名", "电话"], ["张三", "13800000001"], ["王五", "13900000000"], ["李四", "13800000002"]
+    ]
+
+
+LIBREOFFICE = shutil.which("libreoffice") or shutil.which("soffice")
+
+
+@pytest.mark.skipif(LIBREOFFICE is None, reason="apt package libreoffice-calc-nogui not installed")
+def test_libreoffice_opens_the_copy_and_sees_the_original_rows_plus_canaries(injected, tmp_path):
+    _, out, _ = injected
+    profile = tmp_path / "lo-profile"
+    subprocess.run(
+        [
+            LIBREOFFICE,
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1",
+            "--outdir",
+            str(tmp_path / "lo"),
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with open(tmp_path / "lo" / "out.csv", encoding="utf-8", newline="") as fh:
+        # LibreOffice writes cells as displayed: "#,##0" shows 3210 as "3,210".
+        rows = [[c.replace(",", "") for c in r] for r in csv.reader(fh)]
+    expected = [[r[0], r[1], r[2].isoformat(), str(r[3])] for r in data(10)]
+    assert rows[1][:4] == HEADER
+    assert rows[2][:4] == CANARY_A and rows[13][:4] == CANARY_B
+    assert [r[:4] for r in rows[3:13]] == expected
+    total = sum(3000 + i for i in range(10)) + 3210 + 3330
+    assert rows[14][0] == "合计" and rows[14][1] == "12" and rows[14][3] == str(total)
