@@ -1,0 +1,1 @@
+"""Leaked-file forensics: find canaries in a leaked, bought or seized dataset."""
