@@ -67,7 +67,7 @@ class Matcher:
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx) -> None:
             hits.append((end, pattern_id))
 
-        source = iter(chunks)
+        source = _at_least(iter(chunks), WINDOW)
         current = next(source, None)
         if current is None:
             return
@@ -101,6 +101,18 @@ class Matcher:
             tail = (tail + current[-WINDOW:])[-WINDOW:]
             start += len(current)
             current = following
+
+
+def _at_least(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """Merge small chunks so each (but the last) can supply a full right-hand window."""
+    pending = b""
+    for chunk in chunks:
+        pending = pending + chunk if pending else chunk
+        if len(pending) >= size:
+            yield pending
+            pending = b""
+    if pending:
+        yield pending
 
 
 def _lines(
