@@ -270,8 +270,9 @@ def send_test(
     *,
     actor: str,
     channels: Mapping[str, Channel] | None = None,
-) -> tuple[AlertDelivery, SendResult]:
-    """Send a test delivery to one destination now, and say how it went.
+) -> tuple[dict[str, Any], SendResult]:
+    """Send a test delivery to one destination now; returns the delivery (described)
+    and how it went.
 
     The test is stored like any delivery (history, redelivery) but not retried: a test
     answers "does this work right now?".
@@ -309,9 +310,8 @@ def send_test(
         retry=False,
     )
     with ctx.db.session() as session:
-        return session.get(AlertDelivery, delivery_id), result or SendResult(
-            False, None, "not sent"
-        )
+        described = describe(session.get(AlertDelivery, delivery_id))
+    return described, result or SendResult(False, None, "not sent")
 
 
 def redeliver(

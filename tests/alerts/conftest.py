@@ -97,3 +97,24 @@ def add_webhook(context, name="hook", url="http://127.0.0.1:9/hook", **filters):
     with context.db.session() as s:
         dest, secret = destinations.add(s, context.keys, name, "webhook", url, actor="t", **filters)
         return dest.id, secret
+
+
+@pytest.fixture
+def cli(context):
+    """Run `canary ...` against the test's database and keys; returns the click result."""
+    from click.testing import CliRunner
+
+    from canary.cli import main
+
+    s = context.settings
+    env = {
+        "CANARY_HOME": s.home,
+        "CANARY_DATABASE_URL": s.database_url,
+        "CANARY_PUBLIC_BASE_URL": s.public_base_url,
+        "CANARY_SCHEDULER_IN_SERVE": "false",
+    }
+
+    def run(*args):
+        return CliRunner().invoke(main, list(args), env=env)
+
+    return run
