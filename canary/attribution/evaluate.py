@@ -186,7 +186,10 @@ def evaluate(session: Session, ctx: Context, events: list[Event], at: dt.datetim
         dtype=bool,
     ).reshape(len(candidates), len(strong_items))
     rates = _background_rates(session, points, at)
-    log_lr = _gated_log_lr(candidates, codewords, events, column, rates, at, strong, strong_items)
+    params = _calibrated(session, ctx, column, at)
+    log_lr = _gated_log_lr(
+        candidates, codewords, events, column, rates, at, strong, strong_items, params
+    )
 
     unit_index = {u.key: i for i, u in enumerate(units)}
     unit_of_row = np.array([unit_index[c.unit.key] for c in candidates])
@@ -194,7 +197,7 @@ def evaluate(session: Session, ctx: Context, events: list[Event], at: dt.datetim
     for row, cand in enumerate(candidates):
         n = len({c.period for c in _unit_canaries(candidates, cand.unit.key)})
         row_prior[row] = -math.log(max(n * (n + 1) / 2, 1))
-    ranking = engine.rank(log_lr, unit_of_row, row_prior, graph.count_units(flow_graph))
+    ranking = engine.rank(log_lr, unit_of_row, row_prior, graph.count_units(flow_graph), params)
     return _verdict(candidates, units, ranking, codewords, events, column, contact_of)
 
 
@@ -233,7 +236,30 @@ def _contacts(events: list[Event], column: dict[int, int], origin: dt.datetime, 
     ]
 
 
-def _gated_log_lr(candidates, codewords, events, column, rates, at, strong, strong_items):
+def _calibrated(session: Session, ctx: Context, column: dict[int, int], at) -> engine.Params:
+    """Learn how often spam callers reach several pool numbers from known background
+    (quarantine, numbers carrying no live canary) over the last year."""
+    since = at - dt.timedelta(days=365)
+    rows = session.execute(
+        select(
+            Event.contact_point_id, Event.occurred_at, Event.caller_hash, Event.caller_block_hash
+        )
+        .where(
+            Event.classification == "background",
+            Event.kind.in_(CONTACT_KINDS),
+            Event.occurred_at >= since,
+        )
+        .limit(100_000)
+    )
+    background = [
+        engine.Contact(column[cp], _days(when, since), caller or "", block or "")
+        for cp, when, caller, block in rows
+        if cp in column
+    ]
+    return engine.calibrate(engine.Params(), background)
+
+
+def _gated_log_lr(candidates, codewords, events, column, rates, at, strong, strong_items, params):
     """Contacts before a row's gate cannot be about its canaries: rows sharing a gate
     are scored together on the contacts after it."""
     log_lr = np.zeros(len(candidates))
@@ -250,6 +276,7 @@ def _gated_log_lr(candidates, codewords, events, column, rates, at, strong, stro
             contacts,
             rates,
             window,
+            params,
             strong=strong[rows],
             strong_kinds=kinds,
         )

@@ -145,3 +145,108 @@ def test_many_calls_make_one_incident_with_a_growing_count_not_many_alerts(conte
         # only when the leak point or the confidence band changes.
         assert len(verdicts) <= len(service.BANDS)
         assert incidents[0].event_count >= 10
+
+
+class _Recorder:
+    """Stands in for the alerts outbox and evidence log: records what it is given."""
+
+    def __init__(self):
+        self.alerts: list[tuple[int, str]] = []
+        self.entries: list[tuple[str, dict]] = []
+
+    def enqueue_incident(self, session, ctx, incident, event_type):
+        self.alerts.append((incident.id, event_type))
+        return []
+
+    def append(self, session, keys, kind, body, *, incident_id=None, event_id=None):
+        self.entries.append((kind, body))
+
+
+def _install(monkeypatch, recorder):
+    import sys
+    import types
+
+    outbox = types.ModuleType("canary.alerts.outbox")
+    outbox.enqueue_incident = recorder.enqueue_incident
+    log = types.ModuleType("canary.evidence.log")
+    log.append = recorder.append
+    monkeypatch.setitem(sys.modules, "canary.alerts.outbox", outbox)
+    monkeypatch.setitem(sys.modules, "canary.evidence.log", log)
+
+
+def test_fifty_calls_from_one_call_centre_alert_once_plus_material_changes(context, monkeypatch):
+    recorder = _Recorder()
+    _install(monkeypatch, recorder)
+    _copies, _pool, canaries = _pool_world(context, numbers=40, per_week=8)
+    victims = [cp for _cid, cp in canaries["clerk-b"]] * 2  # redials as well
+    for i, cp in enumerate(victims[:50]):
+        at = LEAK_AT + dt.timedelta(hours=2 * i)
+        _process(context, _store(context, cp, at, "+8617100009999"), at)
+    assert recorder.alerts[0][1] == "incident.opened"
+    assert len({incident_id for incident_id, _ in recorder.alerts}) == 1
+    assert len(recorder.alerts) <= 1 + len(service.BANDS)
+    kinds = [body["change"] for kind, body in recorder.entries if kind == "incident_change"]
+    assert kinds[0] == "opened" and "evidence" in kinds
+    with context.db.session() as s:
+        assert s.scalars(select(Incident)).one().event_count == 50
+
+
+def test_name_spoken_back_opens_an_incident_on_few_calls(context):
+    copies, _pool, canaries = _pool_world(context)
+    canary_id, cp = canaries["clerk-c"][5]
+    at = LEAK_AT
+    sms = _store(
+        context, cp, at, "+8615500001234", kind="sms", strong=[(canary_id, "name_mention")]
+    )
+    incident = _process(context, sms, at)
+    assert incident is not None
+    with context.db.session() as s:
+        incident = s.get(Incident, incident.id)
+        assert incident.copy_id == copies["clerk-c"] and incident.confidence > 0.9
+        assert "name mention" in incident.explanation
+
+
+def test_pending_events_are_attributed_later_in_order(context):
+    _copies, _pool, canaries = _pool_world(context)
+    ids = [
+        _store(context, cp, LEAK_AT + dt.timedelta(hours=i), "+8617100001111")
+        for i, (_cid, cp) in enumerate(canaries["clerk-a"][:6])
+    ]
+    context.clock = lambda: LEAK_AT + dt.timedelta(days=1)
+    assert service.process_pending(context) == len(ids)
+    assert service.process_pending(context) == 0
+    with context.db.session() as s:
+        assert {s.get(Event, i).classification for i in ids} == {"canary"}
+
+
+def test_recording_follows_its_call(context):
+    _copies, _pool, canaries = _pool_world(context)
+    call_id = _store(context, canaries["clerk-a"][0][1], LEAK_AT, "+8617100001111")
+    _process(context, call_id, LEAK_AT)
+    with context.db.session() as s:
+        parent = s.get(Event, call_id)
+        rec = call(s, context.keys, parent.contact_point_id, LEAK_AT, None, kind="recording")
+        rec.parent_sid = parent.provider_sid
+        rec_id = rec.id
+    _process(context, rec_id, LEAK_AT)
+    with context.db.session() as s:
+        assert s.get(Event, rec_id).classification == "canary"
+        assert not s.get(Event, rec_id).canaries  # not counted as a second contact
+
+
+def test_same_events_give_the_same_verdict(context, settings, tmp_path):
+    copies, _pool, canaries = _pool_world(context)
+    _campaign(context, canaries, "clerk-b", ["+8617100001111", "+8617100002222"])
+    with context.db.session() as s:
+        first = s.scalars(select(Incident)).one()
+        verdict, confidence = first.verdict, first.confidence
+        event_ids = [e.id for e in s.scalars(select(Event).order_by(Event.id))]
+    # Re-evaluating the same stored evidence gives the same ranking and numbers.
+    from canary.attribution import evaluate
+
+    with context.db.session() as s:
+        events = evaluate.evidence_events(s, context, context.clock())
+        again = evaluate.evaluate(s, context, events, context.clock())
+    assert [c["unit"] for c in again.ranked] == [c["unit"] for c in verdict["candidates"]]
+    assert again.confidence == confidence
+    assert event_ids
