@@ -1,0 +1,273 @@
+"""Plan a copy's canaries for one period: profile, allocate numbers, mint, place, store.
+
+Everything a canary holds for (copy, period, slot) comes from a random generator seeded
+by ``keys.derive("mint", copy, period, slot)`` (HKDF): the same key and input give the
+same canaries and positions, and without the key nobody can predict them. Re-planning a
+copy and period that already has canaries reuses their stored rows (idempotent).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from sqlalchemy.orm import Session
+
+from canary import periods, phones
+from canary.canaries import registry
+from canary.context import Context
+from canary.errors import CanaryError, NoPlausibleNumber
+from canary.feeds.table import TableSample
+from canary.forging import names, placement
+from canary.forging.mint import mint_row
+from canary.forging.plan import CanaryRow, InjectionPlan, SerialSpec
+from canary.forging.profile import Column, FeedProfile, build
+from canary.forging.values import parse_date
+from canary.telephony import pool
+
+MINT_ATTEMPTS = 40
+
+
+def phone_constraints(col: Column, region: str, *, common_only: bool) -> pool.PhoneConstraints:
+    """What a pool number must look like to pass in this phone column.
+
+    ``common_only`` keeps the prefixes that make up the bulk of the column, so a canary
+    never carries a prefix that only one real row has (an insider's "rare carrier" rule).
+    """
+    prefixes = Counter(col.prefixes)
+    if col.masked:
+        prefixes = Counter(v[:3] for v in col.values if v[:3].isdigit())
+    total = sum(prefixes.values())
+    chosen: set[str] = set(prefixes)
+    if common_only and total >= 20:
+        chosen, covered = set(), 0
+        for prefix, n in prefixes.most_common():
+            if covered >= 0.9 * total or n < 2:
+                break
+            chosen.add(prefix)
+            covered += n
+    return pool.PhoneConstraints(
+        region=col.region or region, number_type=col.number_type, prefixes=frozenset(chosen)
+    )
+
+
+def _allocate(session, ctx, copy_id, period, slot, col, region) -> pool.AllocatedNumber:
+    tries = [phone_constraints(col, region, common_only=True)]
+    broad = phone_constraints(col, region, common_only=False)
+    if broad != tries[0]:
+        tries.append(broad)
+    last: NoPlausibleNumber | None = None
+    for constraints in tries:
+        try:
+            return pool.allocate(
+                session,
+                ctx,
+                copy_id=copy_id,
+                period=period,
+                slot=slot,
+                constraints=constraints,
+                at=ctx.clock(),
+            )
+        except NoPlausibleNumber as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def _serial_values(profile: FeedProfile, rows: list[CanaryRow]) -> None:
+    """Give each canary the number its place in the file takes (the writer shifts the rest)."""
+    serial = profile.serial
+    by_index = dict(zip(profile.indices, profile.rows, strict=True))
+    before = 0
+    for k, row in enumerate(rows):
+        if k and rows[k - 1].position == row.position:
+            before += 1
+        else:
+            before = sum(1 for r in rows if r.position < row.position)
+        after_row, prev_row = by_index.get(row.position), by_index.get(row.position - 1)
+        if after_row is not None:
+            base = serial.parse(after_row[serial.column])
+        elif prev_row is not None:
+            base = serial.parse(prev_row[serial.column]) + 1
+        else:
+            base = row.position + 1
+        row.values[serial.column] = serial.format(base + before)
+
+
+def _descending_serial(profile: FeedProfile, rows: list[CanaryRow]) -> None:
+    """A count-down serial cannot be renumbered below an insert: continue it at the top."""
+    serial = profile.serial
+    top = serial.parse(profile.rows[0][serial.column]) if profile.indices[0] == 0 else 0
+    for k, row in enumerate(rows):
+        row.position = 0
+        row.values[serial.column] = serial.format(top + len(rows) - k)
+
+
+def _window_donors(profile: FeedProfile, period: str) -> list[int]:
+    gaps = placement.in_window_gaps(profile, periods.window(period))
+    return gaps or [0]
+
+
+def plan_injection(
+    session: Session,
+    ctx: Context,
+    *,
+    copy,
+    period: str,
+    sample: TableSample,
+    count: int | None = None,
+    actor: str,
+    history: list[TableSample] | None = None,
+) -> InjectionPlan:
+    """Plan the canaries of one copy for one period (contract: docs/architecture.md).
+
+    ``history`` are samples of the feed's earlier deliveries: they widen the value
+    distributions the canaries are drawn from.
+    """
+    periods.parse(period)
+    wanted = ctx.settings.canaries_per_copy if count is None else count
+    if wanted < 0:
+        raise CanaryError("the canary count cannot be negative")
+    if not sample.rows or sample.total_rows == 0:
+        raise CanaryError("the delivery has no data rows to hide canaries among")
+    feed = copy.feed
+    profile = build(
+        sample,
+        locale=feed.locale or ctx.settings.locale,
+        column_map=feed.column_map,
+        history=history,
+    )
+    plan = InjectionPlan(copy_id=copy.id, period=period, rows=[])
+    stored = registry.existing(session, copy.id, period)
+    rows: list[CanaryRow] = []
+    if stored:
+        views = registry.system_read(session, ctx.keys, stored, "inject")
+        for view in views:
+            values = [str(view["row"].get(h, "")) for h in profile.header]
+            if any(h not in view["row"] for h in profile.header):
+                plan.notes.append("the header changed since these canaries were minted")
+            rng = random.Random(
+                ctx.keys.derive("place", f"copy:{copy.id}", period, f"slot:{view['slot']}")
+            )
+            position = placement.place(profile, values, rng)
+            if position is None:
+                position = rng.randint(0, profile.total_rows)
+                plan.notes.append("a stored canary fits no gap of this delivery's order")
+            rows.append(CanaryRow(canary_id=view["id"], position=position, values=values))
+    used_slots = {c.slot for c in stored}
+    slot = 0
+    while len(rows) < wanted:
+        while slot in used_slots:
+            slot += 1
+        rows.append(_mint_slot(session, ctx, copy, period, slot, profile, plan, actor))
+        used_slots.add(slot)
+    rows.sort(key=lambda r: (r.position, r.canary_id))
+    if profile.serial is not None and rows:
+        if profile.serial.descending:
+            _descending_serial(profile, rows)
+            plan.notes.append("count-down serial column: canaries continue it at the top")
+        else:
+            _serial_values(profile, rows)
+            plan.serial = SerialSpec(
+                column=profile.serial.column,
+                parse=profile.serial.parse,
+                format=profile.serial.format,
+            )
+    if not profile.of_role("phone"):
+        plan.notes.append(
+            "the feed has no phone column: canaries carry no number and are recognised by "
+            "name, ID or date mentions and by scans of leaked files"
+        )
+    plan.rows = rows
+    total = sample.total_rows + len(rows)
+    plan.canary_share = len(rows) / total if total else 0.0
+    return plan
+
+
+def _mint_slot(session, ctx, copy, period, slot, profile: FeedProfile, plan, actor) -> CanaryRow:
+    seed = ctx.keys.derive("mint", f"copy:{copy.id}", period, f"slot:{slot}")
+    rng = random.Random(seed)
+    numbers: list[pool.AllocatedNumber] = []
+    for k, col in enumerate(profile.of_role("phone")):
+        numbers.append(
+            _allocate(session, ctx, copy.id, period, slot + 1000 * k, col, profile.region)
+        )
+    taken = set().union(*(n.name_keys_in_use for n in numbers)) if numbers else set()
+    sibling_keys = _sibling_keys(session, ctx, copy.id, period, numbers)
+
+    def name_ok(name: str) -> bool:
+        key = names.name_key(ctx.keys, name, profile.pack)
+        return key not in taken and key not in sibling_keys
+
+    donors = _window_donors(profile, period)
+    keep = {k.column for k in profile.sort_keys if k.kind not in ("name", "phone", "id", "code")}
+    by_index = dict(zip(profile.indices, profile.rows, strict=True))
+    today = ctx.clock().date()
+    minted = position = None
+    for _ in range(MINT_ATTEMPTS):
+        gap = rng.choice(donors)
+        donor = by_index.get(gap - 1) if rng.random() < 0.5 else by_index.get(gap)
+        donor = donor or by_index.get(gap) or by_index.get(gap - 1) or rng.choice(profile.rows)
+        national = phones.national_digits(numbers[0].e164) if numbers else None
+        minted = mint_row(
+            rng, profile, donor, phone_national=national, keep=keep, name_ok=name_ok, today=today
+        )
+        for extra, col in zip(numbers[1:], profile.of_role("phone")[1:], strict=False):
+            from canary.forging.mint import phone_cell
+
+            minted.values[col.index] = phone_cell(rng, col, phones.national_digits(extra.e164))
+        position = placement.place(
+            profile,
+            minted.values,
+            random.Random(ctx.keys.derive("place", f"copy:{copy.id}", period, f"slot:{slot}")),
+        )
+        if position is not None:
+            break
+    if position is None:
+        position = rng.randint(0, profile.total_rows)
+        plan.notes.append("no gap keeps the file's order for a canary; placed at random")
+    persona = dict(minted.persona)
+    if numbers:
+        persona["phone"] = numbers[0].e164
+    if minted.name:
+        persona["name_pinyin"] = names.spoken(minted.name, profile.pack)
+    event = _event_date(profile, minted.values, period)
+    if event:
+        persona["birth_date"] = event
+    canary = registry.store(
+        session,
+        ctx.keys,
+        copy_id=copy.id,
+        period=period,
+        slot=slot,
+        row=dict(zip(profile.header, minted.values, strict=True)),
+        persona=persona,
+        contact_point_ids=[n.contact_point_id for n in numbers],
+        live_from=ctx.clock(),
+        name_key=names.name_key(ctx.keys, minted.name, profile.pack) if minted.name else "",
+        actor=actor,
+    )
+    return CanaryRow(canary_id=canary.id, position=position, values=minted.values)
+
+
+def _sibling_keys(session, ctx, copy_id, period, numbers) -> set[str]:
+    """Name keys of this copy and period's canaries on the same numbers (same plan)."""
+    ids = {n.contact_point_id for n in numbers}
+    keys = set()
+    for canary in registry.existing(session, copy_id, period):
+        if ids & {c.contact_point_id for c in canary.contacts} and canary.name_key:
+            keys.add(canary.name_key)
+    return keys
+
+
+def _event_date(profile: FeedProfile, values: list[str], period: str) -> str | None:
+    """The row's date nearest the period (delivery or baby's birth date) as ISO text."""
+    start, _ = periods.window(period)
+    best = None
+    for col in profile.of_role("date"):
+        parsed = parse_date(values[col.index])
+        if parsed:
+            day = parsed[0].date()
+            if best is None or abs((day - start).days) < abs((best - start).days):
+                best = day
+    return best.isoformat() if best else None
