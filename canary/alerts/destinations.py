@@ -122,19 +122,33 @@ def _resolve(session: Session, model, names: list[str] | None, what: str) -> lis
     return sorted(set(ids))
 
 
+def _keyring(keys: KeyRing | Any) -> KeyRing:
+    """Accept the KeyRing or the Context that carries it (callers hold either)."""
+    return keys if isinstance(keys, KeyRing) else keys.keys
+
+
 def add(
     session: Session,
-    keys: KeyRing,
+    keys: KeyRing | Any,
     name: str,
-    kind: str,
-    target: str | dict[str, Any],
+    kind: str = "webhook",
+    target: str | dict[str, Any] | None = None,
     *,
+    url: str | None = None,
     feeds: list[str] | None = None,
     holders: list[str] | None = None,
     min_confidence: float | None = None,
     actor: str,
 ) -> tuple[Destination, str | None]:
-    """Create a destination. Returns it and, for webhooks, the signing secret (shown once)."""
+    """Create a destination. Returns it and, for webhooks, the signing secret (shown once).
+
+    ``target`` is the URL (``url=`` works too), or for e-mail the dict built by
+    ``email_target``. ``keys`` may be the KeyRing or the Context.
+    """
+    keys = _keyring(keys)
+    target = target if target is not None else url
+    if target is None:
+        raise CanaryError("a destination needs a target: --url URL (or mailto:ADDR for e-mail)")
     name = (name or "").strip()
     if not _NAME.match(name):
         raise CanaryError("a destination name is 1-200 letters, digits, spaces or . @ : - _")

@@ -29,11 +29,14 @@ def demo_cmd(keep: bool, workdir: Path | None) -> None:
     elapsed = time.monotonic() - started
     if not (result.alert and result.signature_verified):
         raise click.ClickException("the demo did not end with a verified alert")
-    incident = result.alert.get("incident", result.alert)
+    # The alert payload (docs/webhooks.md): {"type", "timestamp", "data": {...}}.
+    incident = result.alert.get("data", {})
     console.print()
     console.print(
-        f"[bold green]Leak attributed[/] to holder [bold]{incident.get('holder')}[/] "
-        f"for {incident.get('period')} with confidence {incident.get('confidence', 0):.4f} "
+        f"[bold green]Leak attributed[/] to holder "
+        f"[bold]{(incident.get('holder') or {}).get('name')}[/] "
+        f"for {(incident.get('period') or {}).get('label')} "
+        f"with confidence {incident.get('confidence', 0):.4f} "
         f"— alert signature verified. ({elapsed:.1f} s)"
     )
 
