@@ -35,6 +35,25 @@ def _decodes(data: bytes, codec: str, final: bool) -> bool:
     return True
 
 
+def _refuse_damaged_utf8(head: bytes) -> None:
+    """Mostly-valid UTF-8 with a few bad bytes is a damaged UTF-8 file, not a code page.
+
+    A statistical guesser would happily call it cp1252 and we would write mojibake.
+    """
+    text = head.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    if bad and non_ascii and bad * 20 < non_ascii:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = head.count(b"\n", 0, exc.start) + 1
+            raise UndecodableFile(
+                f"the file is UTF-8 text with an invalid byte on line {line}; the file is "
+                "damaged or mixes encodings. Re-export it as 'CSV UTF-8'"
+            ) from None
+
+
 def detect(path: Path) -> Encoding:
     """Detect the encoding of ``path`` from its first few megabytes.
 
@@ -59,6 +78,7 @@ def detect_bytes(head: bytes, *, complete: bool = True) -> Encoding:
         return Encoding("utf-8")
     if _decodes(head, "gb18030", complete):
         return Encoding("gb18030")
+    _refuse_damaged_utf8(head)
     try:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - it is a pinned dependency

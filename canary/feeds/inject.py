@@ -87,8 +87,6 @@ def inject(
     explicitly (watched folders write into each holder's outbox). Every output is written atomically; on
     any error no output file is left behind.
     """
-    from canary.forging.service import plan_injection
-
     input_path = Path(input_path)
     holders = [h.strip() for h in holders if h and h.strip()]
     if not holders:
@@ -131,6 +129,8 @@ def inject(
         )
         if progress:
             progress("read", 1, 1)
+        from canary.forging.service import plan_injection
+
         targets = []
         for holder, path in zip(holder_rows, paths, strict=True):
             if feed_row.produced_by_holder_id and feed_row.produced_by_holder_id != holder.id:

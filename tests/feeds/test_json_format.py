@@ -40,8 +40,10 @@ def test_array_append_at_end_uses_the_same_separator(tmp_path):
     out = tmp_path / "out.json"
     JsonFile(path).write([Target(out, plan([(2, ["王五", "13900000000", "3200", "5", "false"])]))])
     text = out.read_text(encoding="utf-8")
-    assert text.endswith('"ok": false},\n  {"name": "王五", "phone": "13900000000", '
-                         '"weight": 3200, "n": 5, "ok": false}\n]\n')
+    assert text.endswith(
+        '"ok": false},\n  {"name": "王五", "phone": "13900000000", '
+        '"weight": 3200, "n": 5, "ok": false}\n]\n'
+    )
 
 
 def test_ascii_escaped_files_get_ascii_escaped_canaries(tmp_path):
@@ -58,8 +60,9 @@ def test_ndjson_lines_are_kept_and_canaries_are_lines(tmp_path):
     original = '{"a": 1, "b": "x"}\n{"a": 2.50, "b": "y"}\n'
     path.write_text(original)
     out = tmp_path / "out.ndjson"
-    JsonFile(path, fmt="ndjson").write(
-        [Target(out, plan([(0, ["3", "z"]), (2, ["4", "w"])]))]
-    )
+    JsonFile(path, fmt="ndjson").write([Target(out, plan([(0, ["3", "z"]), (2, ["4", "w"])]))])
     text = out.read_text()
-    assert text == '{"a": 3, "b": "z"}\n{"a": 1, "b": "x"}\n{"a": 2.50, "b": "y"}\n{"a": 4, "b": "w"}\n'
+    assert (
+        text
+        == '{"a": 3, "b": "z"}\n{"a": 1, "b": "x"}\n{"a": 2.50, "b": "y"}\n{"a": 4, "b": "w"}\n'
+    )

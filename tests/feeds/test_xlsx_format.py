@@ -92,7 +92,10 @@ def test_shared_strings_workbook_gets_shared_strings_not_inline_ones(tmp_path):
     sst = zipfile.ZipFile(out).read("xl/sharedStrings.xml")
     assert b'count="8" uniqueCount="8"' in sst
     assert values(out, "Sheet1") == [
-        ["姓名", "电话"], ["张三", "13800000001"], ["王五", "13900000000"], ["李四", "13800000002"]
+        ["姓名", "电话"],
+        ["张三", "13800000001"],
+        ["王五", "13900000000"],
+        ["李四", "13800000002"],
     ]
 
 
