@@ -1,0 +1,173 @@
+"""The inject pipeline through the real forger and number pool."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from canary.errors import CanaryError
+from canary.feeds.inject import inject
+from canary.flow import service as flow
+from canary.flow.models import HolderLink
+from canary.periods import period_of
+from tests.feeds.conftest import daily_csv
+from tests.feeds.xlsx_fixtures import clerk_workbook
+
+
+def added_lines(original: bytes, output: bytes, newline=b"\r\n") -> list[bytes]:
+    """Lines of the output that are not in the input; asserts the rest is the input, in order."""
+    before, after = original.split(newline), output.split(newline)
+    extra = Counter(after) - Counter(before)
+    kept = []
+    remaining = Counter(extra)
+    for line in after:
+        if remaining[line]:
+            remaining[line] -= 1
+        else:
+            kept.append(line)
+    assert kept == before
+    return list(extra.elements())
+
+
+def test_each_holder_gets_its_own_canaries_in_one_pass(pool, tmp_path):
+    src = daily_csv(tmp_path / "daily.csv")
+    result = inject(
+        pool,
+        feed="daily",
+        input_path=src,
+        holders=["head-office", "clerk", "partner"],
+        period="2026-W48",
+        out_dir=tmp_path / "copies",
+        actor="test",
+    )
+    assert [o.holder for o in result.outputs] == ["head-office", "clerk", "partner"]
+    canaries = []
+    for out in result.outputs:
+        assert out.rows_written == 41 and out.canaries_added == 1
+        assert out.canary_share == pytest.approx(1 / 41, abs=1e-5)
+        lines = added_lines(
+            src.read_bytes(), (tmp_path / "copies" / out.path.split("/")[-1]).read_bytes()
+        )
+        assert len(lines) == 1
+        canaries.append(lines[0])
+    assert len(set(canaries)) == 3
+    assert sorted(p.name for p in (tmp_path / "copies").iterdir()) == [
+        "daily.clerk.csv",
+        "daily.head-office.csv",
+        "daily.partner.csv",
+    ]
+
+
+def test_reinjecting_the_same_copy_and_period_gives_the_same_file(pool, tmp_path):
+    src = daily_csv(tmp_path / "daily.csv", encoding="gb18030")
+    for name in ("one.csv", "two.csv"):
+        inject(
+            pool,
+            feed="daily",
+            input_path=src,
+            holders=["clerk"],
+            period="2026-W48",
+            output=tmp_path / name,
+            actor="test",
+        )
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+    (line,) = added_lines(src.read_bytes(), (tmp_path / "one.csv").read_bytes())
+    line.decode("gb18030")
+
+
+def test_period_defaults_to_the_current_iso_week(pool, tmp_path):
+    result = inject(
+        pool,
+        feed="daily",
+        input_path=daily_csv(tmp_path / "d.csv"),
+        holders=["clerk"],
+        output=tmp_path / "o.csv",
+        actor="test",
+    )
+    assert result.period == period_of(pool.clock())
+
+
+def test_xlsx_feed_through_the_pipeline(pool, tmp_path):
+    import openpyxl
+
+    with pool.db.session() as session:
+        flow.ensure_copy(
+            session, flow.get_feed(session, "daily-xlsx"), flow.get_holder(session, "clerk"), "test"
+        )
+    src = tmp_path / "list.xlsx"
+    clerk_workbook(src, n=30)
+    result = inject(
+        pool,
+        feed="daily-xlsx",
+        input_path=src,
+        holders=["clerk"],
+        period="2026-W48",
+        output=tmp_path / "out.xlsx",
+        actor="test",
+    )
+    assert result.format == "xlsx" and result.outputs[0].rows_written == 31
+    ws = openpyxl.load_workbook(tmp_path / "out.xlsx")["名单"]
+    assert ws.max_row == 2 + 31 + 1
+    assert ws.cell(ws.max_row, 4).value == "=SUM(D3:D33)"
+
+
+def test_aggregate_feed_records_the_holder_to_holder_edge(pool, tmp_path):
+    with pool.db.session() as session:
+        flow.add_feed(
+            session,
+            "merged",
+            "test",
+            produced_by="head-office",
+            column_map={"name": "产妇姓名", "phone": "联系电话"},
+        )
+    inject(
+        pool,
+        feed="merged",
+        input_path=daily_csv(tmp_path / "m.csv"),
+        holders=["clerk"],
+        period="2026-W48",
+        output=tmp_path / "o.csv",
+        actor="test",
+    )
+    with pool.db.session() as session:
+        links = session.scalars(select(HolderLink)).all()
+        ho, clerk = flow.get_holder(session, "head-office"), flow.get_holder(session, "clerk")
+        assert [(x.from_holder_id, x.to_holder_id) for x in links] == [(ho.id, clerk.id)]
+
+
+def test_refuses_to_overwrite_the_input(pool, tmp_path):
+    src = daily_csv(tmp_path / "d.csv")
+    with pytest.raises(CanaryError, match="overwrite the input"):
+        inject(pool, feed="daily", input_path=src, holders=["clerk"], output=src, actor="test")
+
+
+def test_cli_single_holder_json_summary(pool, cli, tmp_path):
+    src = daily_csv(tmp_path / "d.csv")
+    result = cli(
+        "inject",
+        "daily",
+        src,
+        "--holder",
+        "clerk",
+        "--period",
+        "2026-W48",
+        "-o",
+        tmp_path / "o.csv",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["outputs"][0]["canaries_added"] == 1 and data["input_rows"] == 40
+    assert (tmp_path / "o.csv").exists()
+
+
+def test_cli_several_holders_need_an_out_dir(pool, cli, tmp_path):
+    src = daily_csv(tmp_path / "d.csv")
+    result = cli("inject", "daily", src, "--holders", "clerk,partner", "-o", tmp_path / "o.csv")
+    assert result.exit_code == 2 and "--out-dir" in result.output
+    result = cli("inject", "daily", src, "--holders", "clerk,partner", "--out-dir", tmp_path / "c")
+    assert result.exit_code == 0, result.output
+    assert "clerk" in result.output and "canaries" in result.output
