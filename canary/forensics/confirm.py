@@ -95,9 +95,14 @@ def _before_ok(digits: str, gap: list[bool], start: int, prefixes: tuple[str, ..
     return False
 
 
-def han_name_present(text: str, form: NameForm) -> bool:
-    """True if a Han spelling of the name stands on its own (not inside a longer name)."""
-    squeezed = _HAN_GAP.sub("", text)
+def squeeze(text: str) -> str:
+    """Remove spaces between Han characters ("王 芳" is padded 王芳)."""
+    return _HAN_GAP.sub("", text)
+
+
+def han_name_present(squeezed: str, form: NameForm) -> bool:
+    """True if a Han spelling of the name stands on its own (not inside a longer name);
+    ``squeezed`` is the line after :func:`squeeze`."""
     for han in form.han:
         at = squeezed.find(han)
         while at >= 0:
@@ -112,14 +117,19 @@ def han_name_present(text: str, form: NameForm) -> bool:
     return False
 
 
-def latin_name_present(text: str, form: NameForm) -> bool:
-    """True if whole words spell the name in pinyin (any case, tones, order, spacing)."""
-    if not form.spellings:
-        return False
+def latin_words(text: str) -> list[str]:
+    """Lower-case letter runs, tone marks removed ("Wáng Xiǎofāng" -> wang, xiaofang)."""
     plain = "".join(
         ch for ch in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(ch)
     )
-    words = _LATIN_WORD.findall(plain)
+    return _LATIN_WORD.findall(plain)
+
+
+def latin_name_present(words: list[str], form: NameForm) -> bool:
+    """True if whole words (from :func:`latin_words`) spell the name in pinyin, in
+    either order, with any spacing."""
+    if not form.spellings or not words:
+        return False
     longest = max(len(s) for s in form.spellings)
     for i in range(len(words)):
         joined = ""

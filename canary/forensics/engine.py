@@ -36,7 +36,6 @@ class CandidateLine:
     """A line that holds at least one anchor, and which anchors (pattern ids)."""
 
     offset: int  # byte offset of the line in the scanned stream
-    line_no: int  # 1-based
     raw: bytes
     pattern_ids: set[int]
 
@@ -81,7 +80,6 @@ class Matcher:
     def _lines_of(source, current, stream, hits, on_chunk) -> Iterator[CandidateLine]:
         tail = b""  # up to WINDOW bytes before ``current``
         start = 0  # offset of ``current`` in the stream
-        lines_before = 0  # line breaks before ``current``
         seen_previous: set[int] = set()
         while current is not None:
             if on_chunk is not None:
@@ -91,13 +89,12 @@ class Matcher:
             following = next(source, None)
             if hits:
                 window = tail + current + (following[:WINDOW] if following else b"")
-                found = _lines(hits, window, start - len(tail), len(tail), lines_before)
+                found = _lines(hits, window, start - len(tail))
                 hits.clear()
                 for line in found:
                     if line.offset not in seen_previous:
                         yield line
                 seen_previous = {line.offset for line in found}
-            lines_before += current.count(b"\n")
             tail = (tail + current[-WINDOW:])[-WINDOW:]
             start += len(current)
             current = following
@@ -115,14 +112,11 @@ def _at_least(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
         yield pending
 
 
-def _lines(
-    hits: list[tuple[int, int]], window: bytes, base: int, tail_len: int, lines_before: int
-) -> list[CandidateLine]:
+def _lines(hits: list[tuple[int, int]], window: bytes, base: int) -> list[CandidateLine]:
     """Cut the line around each hit out of ``window`` (which starts at stream offset
-    ``base``; the current chunk starts at ``tail_len`` within it)."""
+    ``base``). Lines are located by byte offset: counting line breaks would cost as
+    much again as the whole match."""
     by_start: dict[int, CandidateLine] = {}
-    hits.sort()
-    cursor, count = tail_len, 0  # newlines in window[tail_len:cursor]
     for end, pattern_id in hits:
         last = end - base - 1  # index of the hit's last byte in the window
         lo = max(0, last - WINDOW)
@@ -132,14 +126,8 @@ def _lines(
             line_end = window.find(b"\n", last, last + WINDOW)
             if line_end < 0:
                 line_end = min(len(window), last + WINDOW)
-            if line_start >= tail_len:
-                count += window.count(b"\n", cursor, line_start)
-                cursor = line_start
-                line_no = lines_before + count + 1
-            else:
-                line_no = lines_before - window.count(b"\n", line_start, tail_len) + 1
             raw = window[line_start:line_end].rstrip(b"\r")
-            line = CandidateLine(base + line_start, line_no, raw, set())
+            line = CandidateLine(base + line_start, raw, set())
             by_start[line_start] = line
         line.pattern_ids.add(pattern_id)
-    return list(by_start.values())
+    return sorted(by_start.values(), key=lambda c: c.offset)

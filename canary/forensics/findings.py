@@ -77,24 +77,25 @@ class Judge:
         self.findings.candidate_lines += 1
         numbers: set[str] = set()
         named: set[int] = set()
+        by_id: set[int] = set()
         for pattern_id in candidate.pattern_ids:
             target = index.targets[pattern_id]
             numbers |= target.numbers
             named |= target.canaries
+            by_id |= target.by_id
         location, raw = confirm.split_location(candidate.raw)
-        where = location or f"line {candidate.line_no}"
-        if not numbers and not self._worth_decoding(named, raw):
+        where = location or f"byte {candidate.offset}"
+        if not numbers and not by_id and not self._has_date(named, raw):
             self.findings.unconfirmed_name_lines += 1
             return
         text = confirm.normalise(confirm.decode_line(raw))
-        dates = confirm.dates_in(text)
-        ids = confirm.ids_in(text)
+        line = _Line(text)
         present = {n for n in numbers if confirm.phone_present(text, index.phones[n])}
         cache: dict[int, set[str]] = {}
 
         def fields(profile: Profile) -> set[str]:
             if profile.canary_id not in cache:
-                cache[profile.canary_id] = _persona_fields(profile, text, dates, ids)
+                cache[profile.canary_id] = line.fields_of(profile)
             return cache[profile.canary_id]
 
         linked: set[int] = set()
@@ -114,35 +115,50 @@ class Judge:
                 pool_share = frozenset(winners if best > 0 else sharing)
                 self.findings._sighting("shared_number", pool_share, where)
                 linked |= sharing
-        for canary_id in named - linked:
+        for canary_id in (named | by_id) - linked:
             got = fields(index.profiles[canary_id])
             if "id_number" in got or len(got) >= 2:
                 self.findings._found(canary_id, got, where)
             elif got:
                 self.findings._sighting("name_only", frozenset({canary_id}), where)
 
-    def _worth_decoding(self, named: set[int], raw: bytes) -> bool:
-        """A name-only line counts only with a second field: look for its dates or ID
-        bytes first, since common names hit on many unrelated records."""
+    def _has_date(self, named: set[int], raw: bytes) -> bool:
+        """A name-only line counts only with a second field: look for the bytes of the
+        canary's dates before decoding, since names hit many unrelated records."""
         for canary_id in named:
-            profile = self.index.profiles[canary_id]
-            if profile.ids or any(b in raw for b in profile.date_bytes):
+            if any(b in raw for b in self.index.profiles[canary_id].date_bytes):
                 return True
         return False
 
 
-def _persona_fields(profile: Profile, text: str, dates, ids) -> set[str]:
-    got = set()
-    if profile.name is not None and (
-        confirm.han_name_present(text, profile.name)
-        or confirm.latin_name_present(text, profile.name)
-    ):
-        got.add("name")
-    if profile.dates & dates:
-        got.add("birth_date")
-    if profile.ids & ids:
-        got.add("id_number")
-    return got
+class _Line:
+    """A decoded line, with each view computed once however many canaries ask."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.dates = confirm.dates_in(text)
+        self.ids = confirm.ids_in(text)
+        self._squeezed: str | None = None
+        self._words: list[str] | None = None
+
+    def fields_of(self, profile: Profile) -> set[str]:
+        got = set()
+        if profile.name is not None and self._has_name(profile):
+            got.add("name")
+        if profile.dates & self.dates:
+            got.add("birth_date")
+        if profile.ids & self.ids:
+            got.add("id_number")
+        return got
+
+    def _has_name(self, profile: Profile) -> bool:
+        if self._squeezed is None:
+            self._squeezed = confirm.squeeze(self.text)
+        if confirm.han_name_present(self._squeezed, profile.name):
+            return True
+        if self._words is None:
+            self._words = confirm.latin_words(self.text)
+        return confirm.latin_name_present(self._words, profile.name)
 
 
 def merge_sightings(findings: Findings) -> list[Sighting]:

@@ -49,7 +49,8 @@ class Target:
     """What an anchor points at."""
 
     numbers: set[str] = field(default_factory=set)  # phone anchors: E.164 numbers
-    canaries: set[int] = field(default_factory=set)  # name and ID anchors
+    canaries: set[int] = field(default_factory=set)  # name anchors
+    by_id: set[int] = field(default_factory=set)  # ID-number anchors
 
 
 @dataclass
@@ -176,6 +177,6 @@ def _compile(
                 target(anchor, True).canaries.add(profile.canary_id)
         for id_number in profile.ids:
             for anchor in variants.id_anchors(id_number):
-                target(anchor, True).canaries.add(profile.canary_id)
+                target(anchor, True).by_id.add(profile.canary_id)
     patterns = list(table)
     return patterns, [table[p] for p in patterns]
