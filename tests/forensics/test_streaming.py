@@ -17,7 +17,9 @@ def test_anchor_split_across_chunks_is_found_with_its_whole_line():
         chunks = [data[i : i + size] for i in range(0, len(data), size)]
         found = list(matcher.scan(chunks))
         offsets = [len(lines[0]) + 1, len(lines[0]) + len(lines[1]) + 2]
-        assert [(c.offset, c.raw) for c in found] == list(zip(offsets, lines[1:3])), size
+        assert [(c.offset, c.raw) for c in found] == list(zip(offsets, lines[1:3], strict=True)), (
+            size
+        )
 
 
 def test_line_without_breaks_is_cut_to_a_bounded_window():
