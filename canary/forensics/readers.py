@@ -196,7 +196,8 @@ def json_chunks(path: Path, progress: Progress | None = None) -> Iterator[bytes]
                         (record if record is not None else root_values).append(text)
             except ijson.JSONError as exc:
                 raise FeedFormatError(
-                    "the JSON document is malformed; records up to the error were scanned"
+                    f"the JSON document is malformed after record {count}; repair it, or "
+                    "convert it to one object per line (NDJSON), and scan again"
                 ) from exc
             if root_values:
                 yield _located("document", root_values)

@@ -28,7 +28,7 @@ from canary.forensics import index as indexing
 from canary.forensics import readers
 from canary.forensics.engine import CHUNK_BYTES, Matcher
 from canary.security import audit
-from canary.security.tokens import Principal
+from canary.security.tokens import Principal, require
 from canary.telephony.models import Event, EventCanary
 
 log = logging.getLogger("canary.forensics")
@@ -70,6 +70,7 @@ def match_file(
     progress: Progress | None = None,
 ) -> tuple[ScanResult, judging.Findings, indexing.CanaryIndex]:
     """Scan ``path`` against every canary (read-only; stores nothing but audit rows)."""
+    require(session, principal, "scan", subject="scan")
     path = Path(path)
     source = readers.detect(path)
     index = indexing.build(session, ctx, principal)

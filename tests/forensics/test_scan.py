@@ -249,3 +249,20 @@ def test_operator_may_not_scan(context, world, tmp_path):
         scan(context, path, principal=Principal("token:9:ops", "operator"))
     with context.db.session() as s:
         assert s.scalar(select(func.count()).select_from(EventCanary)) == 0
+
+
+def test_utf16_text_export_is_transcoded(context, world, admin, tmp_path):
+    path = tmp_path / "unicode.txt"
+    path.write_bytes("姓名\t电话\r\n欧阳静\t186 1111 2222\r\n".encode("utf-16"))
+    result = scan(context, path, principal=admin)
+    assert result.format == "utf16"
+    assert found_ids(result) == {world.canaries["ouyang"]}
+
+
+def test_malformed_json_is_a_clear_error(context, world, admin, tmp_path):
+    from canary.errors import FeedFormatError
+
+    path = tmp_path / "broken.json"
+    path.write_text('[{"tel": "18611112222"}, {"tel": ')
+    with pytest.raises(FeedFormatError, match="malformed after record 1"):
+        scan(context, path, principal=admin)
