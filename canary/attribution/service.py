@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import math
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from canary.attribution import evaluate, lifecycle
@@ -53,7 +53,8 @@ def classify(session: Session, ctx: Context, event: Event) -> str:
         return "expected"  # the organisation's own line calling its own list
     live = _live_canaries(session, ctx, point.id, event.occurred_at)
     if not live:
-        return "background"
+        # A persona spoken back is about its canary whatever number carried it.
+        return "canary" if _strong(event) else "background"
     have = {(link.canary_id, link.strength) for link in event.canaries}
     for canary_id in live:
         if (canary_id, "number") not in have:
@@ -85,8 +86,16 @@ def _live_canaries(session: Session, ctx: Context, cp_id: int, at: dt.datetime) 
 
 
 def process_event(session: Session, ctx: Context, event: Event) -> Incident | None:
-    """Classify a stored event, then open or update the incident it belongs to."""
+    """Classify a stored event, then open or update the incident it belongs to.
+
+    Called once when the event is stored, and again when intake later attaches a name
+    or birth-date mention to it (from a transcript or SMS): new strong evidence is
+    re-weighed; anything else on an already classified event is a no-op.
+    """
     if event.classification != "pending":
+        if _strong(event) and event.classification in ("canary", "background"):
+            event.classification = "canary"
+            return _attribute(session, ctx, event)
         return session.get(Incident, event.incident_id) if event.incident_id else None
     if event.kind in FOLLOW_UPS and event.parent_sid and not _strong(event):
         return _follow_parent(session, event)
@@ -123,7 +132,18 @@ def _band(confidence: float) -> int:
     return sum(confidence >= b for b in BANDS)
 
 
+# Advisory lock key ("cana"): attribution runs one at a time per database, so two web
+# workers handling two calls of one campaign cannot both open an incident for it.
+_LOCK_KEY = 0x63616E61
+
+
+def _serialise(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
+
 def _attribute(session: Session, ctx: Context, event: Event) -> Incident | None:
+    _serialise(session)
     at = max(ctx.clock(), event.occurred_at)
     events = evaluate.evidence_events(session, ctx, at)
     if event not in events:

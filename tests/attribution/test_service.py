@@ -250,3 +250,16 @@ def test_same_events_give_the_same_verdict(context, settings, tmp_path):
     assert [c["unit"] for c in again.ranked] == [c["unit"] for c in verdict["candidates"]]
     assert again.confidence == confidence
     assert event_ids
+
+
+def test_mention_found_later_in_a_transcript_is_weighed_again(context):
+    copies, _pool, canaries = _pool_world(context)
+    canary_id, cp = canaries["clerk-a"][2]
+    call_id = _store(context, cp, LEAK_AT, "+8615500001234")
+    assert _process(context, call_id, LEAK_AT) is None  # one call: no incident yet
+    with context.db.session() as s:
+        from canary.telephony.models import EventCanary
+
+        s.add(EventCanary(event_id=call_id, canary_id=canary_id, strength="name_mention"))
+    incident = _process(context, call_id, LEAK_AT + dt.timedelta(minutes=5))
+    assert incident is not None and incident.copy_id == copies["clerk-a"]
