@@ -37,6 +37,7 @@ class Settings:
     cooldown_days: int = 30
     max_upload_bytes: int = 50 * 1024 * 1024
     scheduler_in_serve: bool = True
+    attribute_in_webhook: bool = True
     outbox_interval_seconds: int = 10
     poll_interval_seconds: int = 300
     watch_interval_seconds: int = 30

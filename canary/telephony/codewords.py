@@ -62,49 +62,32 @@ def choose(
     return min(candidates, key=lambda item: (load(item), candidates.index(item)))
 
 
-def capacity(
-    numbers: int,
-    weight: int,
-    *,
-    reach: float,
-    spam_per_number: float,
-    error: float = 1e-3,
-) -> int:
-    """How many copies K numbers can serve so that the leaking copy is identified.
+def confusion(numbers: int, weight: int, reached: int) -> float:
+    """P(a random weight-w codeword contains r given numbers) = C(K−r, w−r) / C(K, w)."""
+    if reached > weight:
+        return 0.0
+    return math.comb(numbers - reached, weight - reached) / math.comb(numbers, weight)
 
-    Model (one leaking copy, weight-w codewords drawn uniformly at random): each of the
-    leaking copy's w numbers is called with probability ``reach``; each other number
-    is called by background spam with probability ``spam_per_number`` within the
-    incident window. A competing copy is confused with the leaker when its codeword
-    explains the observed calls at least as well, which needs it to contain every
-    number the leaker's calls reached. With the leaker's reached numbers r ~ Bin(w,
-    reach), an independent random codeword contains a fixed set of r numbers with
-    probability C(K-r, w-r)/C(K, w) (and, noisily, spam numbers only help it
-    marginally). A union bound over n copies gives the largest n with
-    ``n · E[P(confused)] ≤ error``.
 
-    This is a deliberately conservative count (union bound, one-sided errors); the
-    decoder in attribution also weighs name mentions, which this ignores.
+def capacity(numbers: int, weight: int, *, reach: float, error: float = 0.01) -> int:
+    """How many live codewords (copy × period) K numbers can tell apart from calls alone.
+
+    Model: one codeword leaks; each of its w numbers is called with probability
+    ``reach``; the decoder shortlists every codeword containing all r called numbers.
+    Another codeword is shortlisted with probability ``confusion(K, w, r)``, so with n
+    live codewords the chance of any rival is at most (n − 1)·confusion (union bound).
+    Averaging over r ~ Binomial(w, reach) given that at least one call came, this
+    returns the largest n whose rival probability stays below ``error``.
+
+    Background spam only adds numbers *outside* the leaker's codeword, which the
+    likelihood decoder in attribution discounts by each number's background rate;
+    name and birth-date mentions are ignored here, so the figure is conservative.
     """
-    if numbers <= 0 or weight <= 0 or weight > numbers:
+    if numbers <= 0 or weight <= 0 or weight > numbers or not 0 < reach <= 1:
         return 0
-    total = math.comb(numbers, weight)
-    expected_confusion = 0.0
-    for reached in range(weight + 1):
-        p_reached = math.comb(weight, reached) * reach**reached * (1 - reach) ** (weight - reached)
-        if reached == 0:
-            p_confused = 1.0  # nothing called: nothing to tell copies apart
-        else:
-            contain = math.comb(numbers - reached, weight - reached) / total
-            # A spam call on one of the competitor's other numbers does not make it
-            # look better than the leaker, but a miss on the leaker's side does:
-            # the competitor must also cover every reached number, hence ``contain``.
-            p_confused = min(1.0, contain * (1 + spam_per_number * weight))
-        expected_confusion += p_reached * p_confused
-    # The case "no number reached" is not an identification failure but a silent
-    # leak; leave it out of the confusion budget and report it in the docs instead.
-    p_silent = (1 - reach) ** weight
-    confusion_given_call = expected_confusion - p_silent
-    if confusion_given_call <= 0:
-        return total
-    return max(0, min(total, int(error / confusion_given_call)))
+    p_any = 1 - (1 - reach) ** weight
+    per_rival = 0.0
+    for reached in range(1, weight + 1):
+        p_r = math.comb(weight, reached) * reach**reached * (1 - reach) ** (weight - reached)
+        per_rival += p_r / p_any * confusion(numbers, weight, reached)
+    return max(1, int(error / per_rival) + 1) if per_rival > 0 else math.comb(numbers, weight)

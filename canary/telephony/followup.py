@@ -117,7 +117,12 @@ def _transcribe(session: Session, ctx: Context, event: Event, item: Inbound) -> 
 
 
 def process(ctx: Context, event_id: int, item: Inbound) -> None:
-    """Mentions, then attribution, for a freshly stored event. Never raises."""
+    """Mentions, then attribution, for a freshly stored event. Never raises.
+
+    With ``attribute_in_webhook`` off, the event stays ``pending`` and the scheduler's
+    ``attribution.service.process_pending`` attributes it: the webhook then costs only
+    the store, whatever the size of the registry.
+    """
     target_id = None
     try:
         with ctx.db.session() as session:
@@ -134,7 +139,7 @@ def process(ctx: Context, event_id: int, item: Inbound) -> None:
     except Exception as exc:
         log.warning("event %s: mention matching failed (%s)", event_id, type(exc).__name__)
         target_id = event_id if item.kind in ("call", "sms") else None
-    if target_id is not None:
+    if target_id is not None and ctx.settings.attribute_in_webhook:
         attribute(ctx, target_id)
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 
 from flask import Blueprint, Response, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from canary.errors import CanaryError
 from canary.telephony import intake, twiml, validation
@@ -90,6 +91,12 @@ def _handle(kind: str) -> Response | intake.Received:
         return _refuse(400, str(exc))
     except CanaryError as exc:
         return _refuse(exc.http_status, str(exc))
+    except SQLAlchemyError as exc:
+        # The database is down or locked beyond its timeout. Nothing was stored, but
+        # the call is in Twilio's call list: the poll job backfills it later.
+        return _refuse(
+            503, f"event store unavailable ({type(exc).__name__}); polling will backfill"
+        )
 
 
 @bp.post("/voice")

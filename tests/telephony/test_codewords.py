@@ -46,3 +46,17 @@ def test_choose_prefers_the_less_loaded_of_the_two_best_ranked():
     loads = {top_two[0]: 5, top_two[1]: 1}
     assert codewords.choose(_seed(9), ids, lambda i: loads.get(i, 0)) == top_two[1]
     assert codewords.choose(_seed(9), [], lambda i: 0) is None
+
+
+def test_capacity_grows_with_pool_size_and_reach():
+    small = codewords.capacity(100, 3, reach=0.6)
+    large = codewords.capacity(1000, 3, reach=0.6)
+    assert large > small >= 1
+    assert codewords.capacity(1000, 3, reach=0.3) < large
+    # One number per codeword: two codewords on one number cannot be told apart.
+    assert codewords.capacity(1000, 1, reach=1.0, error=0.01) == 1 + int(0.01 / 0.001)
+
+
+def test_confusion_is_the_containment_probability():
+    assert codewords.confusion(10, 2, 2) == 1 / 45
+    assert codewords.confusion(10, 2, 3) == 0.0

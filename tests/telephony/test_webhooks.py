@@ -298,3 +298,27 @@ def test_english_number_asks_twilio_to_transcribe(client, context, add_number):
     params = simulator.call_params("+14155550123", "+12125550100")
     body = signed_post(client, "/twilio/voice", params).get_data(as_text=True)
     assert 'transcribe="true"' in body and "leave a message" in body
+
+
+def test_deferred_attribution_leaves_the_call_pending_for_the_scheduler(
+    client, context, add_number
+):
+    context.settings = context.settings.replace(attribute_in_webhook=False)
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    assert signed_post(client, "/twilio/voice", params).status_code == 200
+    [event] = events(context)
+    assert event.classification == "pending"
+
+
+def test_database_outage_is_a_503_not_a_500(client, context, add_number, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from canary.telephony import intake
+
+    def locked(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(intake, "_store", locked)
+    params = simulator.call_params(TWILIO, MARKETER)
+    assert signed_post(client, "/twilio/voice", params).status_code == 503
