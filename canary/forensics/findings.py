@@ -51,14 +51,14 @@ class Findings:
     # Lines where only a name anchor hit and no date or ID of that canary was present.
     unconfirmed_name_lines: int = 0
 
-    def _found(self, canary_id: int, fields: set[str], where: str) -> None:
+    def add_found(self, canary_id: int, fields: set[str], where: str) -> None:
         item = self.found.setdefault(canary_id, CanaryFinding(canary_id))
         item.records += 1
         item.fields |= fields
         if len(item.locations) < EXAMPLES:
             item.locations.append(where)
 
-    def _sighting(self, kind: str, candidates: frozenset[int], where: str) -> None:
+    def add_sighting(self, kind: str, candidates: frozenset[int], where: str) -> None:
         item = self.sightings.setdefault((kind, candidates), Sighting(kind, candidates))
         item.records += 1
         if len(item.locations) < EXAMPLES:
@@ -106,21 +106,21 @@ class Judge:
             winners = [c for c, score in scored.items() if score == best]
             if len(sharing) == 1 or (best > 0 and len(winners) == 1):
                 canary_id = winners[0]
-                self.findings._found(
+                self.findings.add_found(
                     canary_id, {"phone"} | fields(index.profiles[canary_id]), where
                 )
                 linked.add(canary_id)
             else:
                 # Which canary this number stands for here cannot be told: say so.
                 pool_share = frozenset(winners if best > 0 else sharing)
-                self.findings._sighting("shared_number", pool_share, where)
+                self.findings.add_sighting("shared_number", pool_share, where)
                 linked |= sharing
         for canary_id in (named | by_id) - linked:
             got = fields(index.profiles[canary_id])
             if "id_number" in got or len(got) >= 2:
-                self.findings._found(canary_id, got, where)
+                self.findings.add_found(canary_id, got, where)
             elif got:
-                self.findings._sighting("name_only", frozenset({canary_id}), where)
+                self.findings.add_sighting("name_only", frozenset({canary_id}), where)
 
     def _has_date(self, named: set[int], raw: bytes) -> bool:
         """A name-only line counts only with a second field: look for the bytes of the
