@@ -271,8 +271,8 @@ def main() -> None:
     ap.add_argument("--p", type=float, default=0.5)
     ap.add_argument("--lam", type=float, default=1.0, help="spam calls per number per week")
     ap.add_argument("--campaign-days", default="2,14", help="campaign length range, days")
-    ap.add_argument("--trials", type=int, default=100)
-    ap.add_argument("--years", type=float, default=4.0, help="no-leak pool-years simulated")
+    ap.add_argument("--trials", type=int, default=60)
+    ap.add_argument("--years", type=float, default=3.0, help="no-leak pool-years simulated")
     ap.add_argument("--robocall-share", type=float, default=0.05)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
@@ -300,7 +300,7 @@ def main() -> None:
             f"  baseline, {name:<34}: top-1 {main_run[key]:.3f} -> model/baseline "
             f"{_ratio(main_run['top1_14d'], main_run[key])}"
         )
-    small = max(a.trials // 4, 10)
+    small = max(a.trials // 4, 10)  # sensitivity runs: fewer trials, coarser figures
     slow = run_leaks(design, small, a.p, a.lam, a.seed + 1, baselines=False, campaign=(3, 28))
     _print_leaks(f"sensitivity: slow campaign (3-28 days), {small} trials:", slow)
     light = Design(a.copies, a.numbers, max(a.per_week * 2 // 3, 1), a.leaked_weeks)

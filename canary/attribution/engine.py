@@ -63,7 +63,7 @@ class Params:
     """Model constants. Defaults are the production values the benchmark calibrates."""
 
     # Grid for the campaign's reach π (p × progress) and number of caller identities m.
-    reach_grid: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
+    reach_grid: tuple[float, ...] = (0.15, 0.4, 0.8)
     callers_grid: tuple[int, ...] = (1, 2, 4, 8)
     # Share of background contacts made by callers that reach several pool numbers,
     # and the geometric decay of how many numbers they reach. Robocallers do sweep
@@ -201,7 +201,7 @@ class Codebook:
 
     counts: np.ndarray  # (R, K) int
     weights: np.ndarray  # (R,)
-    groups: tuple[tuple[np.ndarray, int, tuple[tuple[int, sparse.csr_matrix], ...]], ...]
+    groups: tuple[tuple[np.ndarray | slice, int, tuple[tuple[int, sparse.csr_matrix], ...]], ...]
 
     @classmethod
     def build(cls, codewords: np.ndarray) -> Codebook:
@@ -210,6 +210,8 @@ class Codebook:
         groups = []
         for weight in np.unique(weights):
             rows = np.flatnonzero(weights == weight)
+            if len(rows) == rows[-1] - rows[0] + 1:  # contiguous: a view, not a copy
+                rows = slice(int(rows[0]), int(rows[-1]) + 1)
             block = counts[rows]
             by_value = tuple(
                 (int(v), sparse.csr_matrix((block == v).astype(np.float64)))
@@ -278,7 +280,8 @@ def log_likelihood_ratio(
     for how, share in (("caller", params.multi_share), ("block", params.block_multi_share)):
         model = _model(cluster(contacts, k, by=how), lam, share, params.multi_decay, k)
         grid = _score(book, model, l1, m)
-        by.append(logsumexp(grid, axis=0) - math.log(grid.shape[0]))
+        top = grid.max(axis=0)
+        by.append(top + np.log(np.exp(grid - top).mean(axis=0)))
     w = params.block_model_weight
     result = np.logaddexp(by[0] + math.log(1 - w), by[1] + math.log(w))
     if strong is not None and len(strong_kinds):
