@@ -123,6 +123,9 @@ def process(ctx: Context, event_id: int, item: Inbound) -> None:
     ``attribution.service.process_pending`` attributes it: the webhook then costs only
     the store, whatever the size of the registry.
     """
+    inline = ctx.settings.attribute_in_webhook
+    if not inline and not item.text and item.kind != "recording":
+        return  # nothing to match and attribution is the scheduler's: no second transaction
     target_id = None
     try:
         with ctx.db.session() as session:
@@ -139,7 +142,7 @@ def process(ctx: Context, event_id: int, item: Inbound) -> None:
     except Exception as exc:
         log.warning("event %s: mention matching failed (%s)", event_id, type(exc).__name__)
         target_id = event_id if item.kind in ("call", "sms") else None
-    if target_id is not None and ctx.settings.attribute_in_webhook:
+    if target_id is not None and inline:
         attribute(ctx, target_id)
 
 

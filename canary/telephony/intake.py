@@ -287,8 +287,9 @@ def _store(
         event.classification = "unmatched"
     session.add(event)
     session.flush()
-    if item.kind in ("call", "sms") and point is not None:
-        # Recordings or statuses that arrived before their call now get its number.
+    if item.kind in ("call", "sms") and point is not None and via != "webhook":
+        # Recordings or statuses that arrived before their (backfilled) call now get its
+        # number. A call's own webhook always precedes its callbacks, so skip it there.
         session.execute(
             update(Event)
             .where(Event.parent_sid == item.sid, Event.contact_point_id.is_(None))

@@ -322,3 +322,18 @@ def test_database_outage_is_a_503_not_a_500(client, context, add_number, monkeyp
     monkeypatch.setattr(intake, "_store", locked)
     params = simulator.call_params(TWILIO, MARKETER)
     assert signed_post(client, "/twilio/voice", params).status_code == 503
+
+
+def test_call_from_allowlisted_number_is_expected_contact(client, context, add_number):
+    from canary.telephony import allowlist
+
+    add_number(LOCAL, forwards_to=TWILIO)
+    desk = "+862155550100"
+    with context.db.session() as session:
+        allowlist.allow(session, context, desk, label="after-sales desk", actor="test")
+        assert allowlist.is_allowlisted(session, context, "021-5555-0100")
+        assert not allowlist.is_allowlisted(session, context, MARKETER)
+    params = simulator.call_params(TWILIO, desk, forwarded_from=LOCAL)
+    assert signed_post(client, "/twilio/voice", params).status_code == 200
+    [event] = events(context)
+    assert event.classification == "expected"
