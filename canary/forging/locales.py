@@ -51,14 +51,13 @@ def available() -> list[str]:
 
 @functools.cache
 def load(locale: str) -> LocalePack:
-    """Load a pack by name (``zh_CN``); unknown locales fall back by script to zh_CN."""
+    """Load a pack by name (``zh_CN``); unknown locales raise ConfigError."""
     path = LOCALE_DIR / f"{locale}.json"
     if not path.is_file():
-        if locale not in available():
-            raise ConfigError(
-                f"no locale pack {locale!r}; available: {', '.join(available())}. "
-                f"Add canary/forging/locales/{locale}.json to support it."
-            )
+        raise ConfigError(
+            f"no locale pack {locale!r}; available: {', '.join(available())}. "
+            f"Add canary/forging/locales/{locale}.json to support it."
+        )
     data = json.loads(path.read_text(encoding="utf-8"))
     given: dict[str, dict[int, GivenNames]] = {}
     for sex, decades in data["given"].items():

@@ -47,10 +47,13 @@ def good_turing_new(counts: Counter) -> float:
     return min(0.6, max(0.02, singles / total))
 
 
-def blend(rng: random.Random, seen: Counter, pack: dict[str, float]) -> str:
+def blend(
+    rng: random.Random, seen: Counter, pack: dict[str, float], p_new: float | None = None
+) -> str:
     """Draw like the feed: a value it shows (by frequency), or an unseen one from the pack."""
     unseen = {k: w for k, w in pack.items() if k not in seen}
-    if seen and (not unseen or rng.random() >= good_turing_new(seen)):
+    p_new = good_turing_new(seen) if p_new is None else p_new
+    if seen and (not unseen or rng.random() >= p_new):
         return weighted(rng, dict(seen))
     return weighted(rng, unseen or pack)
 
@@ -64,6 +67,7 @@ class NameMaker:
         self.surnames: Counter = Counter()
         self.lengths: Counter = Counter()
         self.chars: dict[tuple[int, int], Counter] = {}
+        self.all_chars: Counter = Counter()
         self.firsts: Counter = Counter()
         self.examples = column.values
         for value in column.values:
@@ -73,6 +77,7 @@ class NameMaker:
                 self.lengths[len(given)] += 1
                 for pos, ch in enumerate(given):
                     self.chars.setdefault((len(given), pos), Counter())[ch] += 1
+                    self.all_chars[ch] += 1
             elif not self.han:
                 words = value.replace(",", " ").split()
                 lasts = {s.lower() for s in pack.surnames}

@@ -16,6 +16,7 @@ from typing import Any
 from canary.forging import names
 from canary.forging.values import parse_date, parse_number
 
+_RUNS = re.compile(r"\d+|\D+")
 _SERIAL = re.compile(r"^(\D*?)(\d+)(\D*)$")
 SORTABLE = ("date", "number", "name", "phone", "category", "code", "id", "text")
 
@@ -60,6 +61,9 @@ def compare_key(kind: str, text: str) -> Any | None:
         return parse_number(text)
     if kind == "name":
         return names.collation_key(text)
+    if kind == "natural":
+        # "9床" before "10床": lists sorted by bed or record number read digits as numbers.
+        return tuple((int(p) if p.isdigit() else 0, p) for p in _RUNS.findall(text))
     return text
 
 
@@ -131,7 +135,10 @@ def detect_sort_keys(rows: list[list[str]], indices: list[int], columns) -> list
             if col.index in used or col.role not in SORTABLE:
                 continue
             # Names sort by pinyin in Chinese spreadsheets, by code point in plain tools.
-            for kind in (col.role, "text") if col.role == "name" else (col.role,):
+            kinds = {"name": ("name", "text"), "number": ("number",), "date": ("date",)}.get(
+                col.role, (col.role, "natural")
+            )
+            for kind in kinds:
                 up, down, strict = _ordered(pairs, rows, col.index, kind)
                 if (up or down) and strict >= needed and (best is None or strict > best[0]):
                     best = (strict, SortKey(col.index, descending=not up, kind=kind))

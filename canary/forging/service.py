@@ -28,15 +28,19 @@ from canary.telephony import pool
 MINT_ATTEMPTS = 40
 
 
+def _prefix_counts(col: Column) -> Counter:
+    if col.masked:
+        return Counter(v[:3] for v in col.values if v[:3].isdigit())
+    return Counter(col.prefixes)
+
+
 def phone_constraints(col: Column, region: str, *, common_only: bool) -> pool.PhoneConstraints:
     """What a pool number must look like to pass in this phone column.
 
     ``common_only`` keeps the prefixes that make up the bulk of the column, so a canary
     never carries a prefix that only one real row has (an insider's "rare carrier" rule).
     """
-    prefixes = Counter(col.prefixes)
-    if col.masked:
-        prefixes = Counter(v[:3] for v in col.values if v[:3].isdigit())
+    prefixes = _prefix_counts(col)
     total = sum(prefixes.values())
     chosen: set[str] = set(prefixes)
     if common_only and total >= 20:
@@ -51,8 +55,17 @@ def phone_constraints(col: Column, region: str, *, common_only: bool) -> pool.Ph
     )
 
 
-def _allocate(session, ctx, copy_id, period, slot, col, region) -> pool.AllocatedNumber:
-    tries = [phone_constraints(col, region, common_only=True)]
+def _allocate(session, ctx, copy_id, period, slot, col, region, rng) -> pool.AllocatedNumber:
+    common = phone_constraints(col, region, common_only=True)
+    # First ask for one prefix drawn by the feed's own prefix shares, so canaries'
+    # carriers follow the feed's mix rather than whatever the pool holds most of.
+    shares = {p: n for p, n in _prefix_counts(col).items() if p in common.prefixes}
+    tries = []
+    if shares:
+        keys = sorted(shares)
+        drawn = rng.choices(keys, weights=[shares[k] for k in keys], k=1)[0]
+        tries.append(pool.PhoneConstraints(common.region, common.number_type, frozenset({drawn})))
+    tries.append(common)
     broad = phone_constraints(col, region, common_only=False)
     if broad != tries[0]:
         tries.append(broad)
@@ -190,7 +203,7 @@ def _mint_slot(session, ctx, copy, period, slot, profile: FeedProfile, plan, act
     numbers: list[pool.AllocatedNumber] = []
     for k, col in enumerate(profile.of_role("phone")):
         numbers.append(
-            _allocate(session, ctx, copy.id, period, slot + 1000 * k, col, profile.region)
+            _allocate(session, ctx, copy.id, period, slot + 1000 * k, col, profile.region, rng)
         )
     taken = set().union(*(n.name_keys_in_use for n in numbers)) if numbers else set()
     sibling_keys = _sibling_keys(session, ctx, copy.id, period, numbers)
