@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,13 +62,28 @@ class VerifyReport:
     count: int = 0
     head: str = GENESIS
     problems: list[str] = field(default_factory=list)
+    omitted: int = 0  # problems past MAX_PROBLEMS, counted but not listed
+
+    MAX_PROBLEMS = 1000
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def add(self, problem: str) -> None:
+        if len(self.problems) < self.MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.omitted += 1
+
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "count": self.count, "head": self.head, "problems": self.problems}
+        return {
+            "ok": self.ok,
+            "count": self.count,
+            "head": self.head,
+            "problems": self.problems,
+            "omitted_problems": self.omitted,
+        }
 
 
 def canonical_json(value: Any) -> str:
@@ -264,24 +279,30 @@ def verify_signature(public_key: Ed25519PublicKey, entry_hash: str, signature_b6
 
 
 def verify_headers(
-    items: list[dict[str, Any]], public_key: Ed25519PublicKey, report: VerifyReport
+    items: Iterable[dict[str, Any]],
+    public_key: Ed25519PublicKey,
+    report: VerifyReport,
+    *,
+    on_header: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
-    """Check a chain given as headers (each with ``entry_hash`` and ``signature``).
+    """Check a chain given as headers (each with ``entry_hash`` and ``signature``), in
+    one streaming pass (a long log is never held in memory).
 
     Shared by the live check and the offline bundle check, so both apply the same rules:
-    contiguous ``seq`` from 1, each ``prev_hash`` equal to the previous ``entry_hash``,
-    each ``entry_hash`` recomputed from its header, each signature valid.
+    ``seq`` contiguous from 1, each ``prev_hash`` equal to the previous ``entry_hash``,
+    each ``entry_hash`` recomputed from its header, each signature valid. A deletion or
+    an edit is reported at the entries it touches, not at every entry after it.
     """
-    prev = GENESIS
-    for position, item in enumerate(items, start=1):
+    prev, prev_seq = GENESIS, 0
+    for item in items:
         seq = item.get("seq")
         label = f"entry seq {seq}"
-        if seq != position:
-            report.problems.append(
-                f"{label}: expected seq {position} (an entry is missing or out of order)"
+        if seq != prev_seq + 1:
+            report.add(
+                f"{label}: expected seq {prev_seq + 1} (an entry is missing or out of order)"
             )
         if item.get("prev_hash") != prev:
-            report.problems.append(f"{label}: prev_hash does not link to the previous entry")
+            report.add(f"{label}: prev_hash does not link to the previous entry")
         head = header(
             seq=seq,
             prev_hash=item.get("prev_hash"),
@@ -292,13 +313,16 @@ def verify_headers(
             body_sha256=item.get("body_sha256"),
         )
         if compute_entry_hash(head) != item.get("entry_hash"):
-            report.problems.append(f"{label}: contents do not match its entry_hash (edited)")
+            report.add(f"{label}: contents do not match its entry_hash (edited)")
         if not verify_signature(
             public_key, str(item.get("entry_hash")), str(item.get("signature"))
         ):
-            report.problems.append(f"{label}: signature does not verify with the public key")
+            report.add(f"{label}: signature does not verify with the public key")
         prev = str(item.get("entry_hash"))
+        prev_seq = seq if isinstance(seq, int) else prev_seq + 1
         report.count += 1
+        if on_header is not None:
+            on_header(item)
     report.head = prev
 
 
@@ -334,10 +358,16 @@ def verify_chain(
     (a head published earlier, e.g. in an exported bundle) to detect that too.
     """
     report = VerifyReport()
-    headers = [signed_header(e) for e in iter_entries(session)]
-    verify_headers(headers, public_key, report)
-    if expected_head and expected_head not in {h["entry_hash"] for h in headers}:
-        report.problems.append("the expected head is not in the chain (entries were removed)")
+    seen = False
+
+    def watch(item: dict[str, Any]) -> None:
+        nonlocal seen
+        seen = seen or item.get("entry_hash") == expected_head
+
+    headers = (signed_header(e) for e in iter_entries(session))
+    verify_headers(headers, public_key, report, on_header=watch if expected_head else None)
+    if expected_head and not seen:
+        report.add("the expected head is not in the chain (entries were removed)")
     return report
 
 

@@ -75,12 +75,12 @@ def verify_bundle(path: str | Path, *, expected_public_key: str | None = None) -
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        problems.append(f"cannot open the bundle as a zip file ({type(exc).__name__})")
+        report.add(f"cannot open the bundle as a zip file ({type(exc).__name__})")
         return report
     with archive:
         names = set(archive.namelist())
         if MANIFEST not in names or SIGNATURE not in names:
-            problems.append("manifest.json or manifest.sig is missing")
+            report.add("manifest.json or manifest.sig is missing")
             return report
         try:
             manifest_bytes = _read(archive, MANIFEST)
@@ -89,18 +89,18 @@ def verify_bundle(path: str | Path, *, expected_public_key: str | None = None) -
             public_key = _public_key(key_text)
             signature = base64.b64decode(_read(archive, SIGNATURE).strip(), validate=True)
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            problems.append(f"manifest is unreadable ({type(exc).__name__})")
+            report.add(f"manifest is unreadable ({type(exc).__name__})")
             return report
         report.incident_id = manifest.get("incident_id")
         report.fingerprint = fingerprint(key_text)
         if manifest.get("format") != FORMAT:
-            problems.append(f"unknown bundle format {manifest.get('format')!r}")
+            report.add(f"unknown bundle format {manifest.get('format')!r}")
         if expected_public_key and _normal_key(expected_public_key) != _normal_key(key_text):
-            problems.append("the bundle is signed with a different key than the one expected")
+            report.add("the bundle is signed with a different key than the one expected")
         try:
             public_key.verify(signature, manifest_bytes)
         except InvalidSignature:
-            problems.append("manifest signature does not verify (manifest edited or re-signed)")
+            report.add("manifest signature does not verify (manifest edited or re-signed)")
         _check_files(archive, names, manifest.get("files") or {}, report)
         if problems:
             return report
@@ -119,17 +119,17 @@ def _check_files(
     archive: zipfile.ZipFile, names: set[str], files: dict[str, str], report: BundleReport
 ) -> None:
     for name in sorted(names - set(files) - {MANIFEST, SIGNATURE}):
-        report.problems.append(f"{name}: not listed in the manifest (added)")
+        report.add(f"{name}: not listed in the manifest (added)")
     for name, expected in sorted(files.items()):
         if name not in names:
-            report.problems.append(f"{name}: listed in the manifest but missing")
+            report.add(f"{name}: listed in the manifest but missing")
             continue
         digest = hashlib.sha256()
         with archive.open(name) as fh:
             for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
                 digest.update(block)
         if digest.hexdigest() != expected:
-            report.problems.append(f"{name}: SHA-256 does not match the manifest (edited)")
+            report.add(f"{name}: SHA-256 does not match the manifest (edited)")
         report.files += 1
 
 
@@ -139,28 +139,36 @@ def _check_chain(
     public_key: Ed25519PublicKey,
     report: BundleReport,
 ) -> None:
-    headers = []
-    with archive.open("chain.jsonl") as fh:
-        for number, line in enumerate(fh, start=1):
-            try:
-                headers.append(json.loads(line))
-            except ValueError:
-                report.problems.append(f"chain.jsonl line {number} is not JSON")
-                return
-    log.verify_headers(headers, public_key, report)
-    chain = manifest.get("chain") or {}
-    if chain.get("length") != len(headers) or chain.get("head") != report.head:
-        report.problems.append("the chain's length or head differs from the manifest")
-    by_seq = {h.get("seq"): h for h in headers}
     entries = json.loads(_read(archive, "entries.json"))
+    wanted = {e.get("seq") for e in entries}
+    by_seq: dict[int, dict[str, Any]] = {}
+
+    def keep(item: dict[str, Any]) -> None:
+        if item.get("seq") in wanted:
+            by_seq[item["seq"]] = item
+
+    def lines():
+        with archive.open("chain.jsonl") as fh:
+            for number, line in enumerate(fh, start=1):
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    report.add(f"chain.jsonl line {number} is not JSON")
+                    return
+
+    # One streaming pass: the chain of a busy service can be long.
+    log.verify_headers(lines(), public_key, report, on_header=keep)
+    chain = manifest.get("chain") or {}
+    if chain.get("length") != report.count or chain.get("head") != report.head:
+        report.add("the chain's length or head differs from the manifest")
     bodies: dict[int, dict] = {}
     for entry in entries:
         header = by_seq.get(entry.get("seq"))
         if header is None:
-            report.problems.append(f"entry seq {entry.get('seq')} is not in the chain")
+            report.add(f"entry seq {entry.get('seq')} is not in the chain")
             continue
         if log.body_hash(entry.get("body", "")) != header.get("body_sha256"):
-            report.problems.append(f"entry seq {entry['seq']}: body does not match its hash")
+            report.add(f"entry seq {entry['seq']}: body does not match its hash")
             continue
         bodies[entry["seq"]] = json.loads(entry["body"])
     _check_events(archive, bodies, report)
@@ -177,6 +185,4 @@ def _check_events(archive: zipfile.ZipFile, bodies: dict[int, dict], report: Bun
             if s in bodies and "payload_sha256" in bodies[s]
         ]
         if logged and payload_sha256(event["payload"]) not in logged:
-            report.problems.append(
-                f"event {event.get('id')}: payload differs from the one the log attests"
-            )
+            report.add(f"event {event.get('id')}: payload differs from the one the log attests")

@@ -115,3 +115,27 @@ def test_api_lists_dead_letters_and_redelivers(client, context, world, admin_tok
     twice = client.post(f"/api/alerts/deliveries/{delivery_id}/redeliver", headers=admin)
     assert twice.status_code == 400
     assert client.post("/api/alerts/deliveries/999/redeliver", headers=admin).status_code == 404
+
+
+def test_cli_adds_an_email_destination_with_smtp_options(cli):
+    added = cli(
+        "alerts",
+        "add",
+        "ciso",
+        "--kind",
+        "email",
+        "--url",
+        "mailto:ciso@example.org",
+        "--smtp-host",
+        "smtp.example.org",
+        "--smtp-from",
+        "canary@example.org",
+        "--smtp-user",
+        "canary",
+    )
+    assert added.exit_code == 0, added.output
+    assert "whsec_" not in added.output
+    [row] = json.loads(cli("alerts", "list", "--json").output)
+    assert row["target"] == "ciso@example.org via smtp.example.org:587"
+    missing = cli("alerts", "add", "x", "--kind", "email", "--url", "mailto:a@example.org")
+    assert missing.exit_code == 2 and "--smtp-" in missing.output

@@ -158,3 +158,28 @@ def test_two_concurrent_drains_never_send_the_same_delivery(
     assert sum(counts) == 12
     received = [r["headers"]["webhook-id"] for r in webhook_receiver.wait_for(12)]
     assert len(received) == len(set(received)) == 12
+
+
+def test_claim_of_a_crashed_worker_expires_and_another_worker_sends(
+    context, world, clock, webhook_receiver
+):
+    add_webhook(context, url=webhook_receiver.url)
+    _enqueue(context, make_incident(context, world))
+    assert outbox._claim(context, "crashed-worker", 10)  # claimed, never sent
+    assert outbox.drain(context) == 0  # the lease still holds
+    clock.advance(outbox._lease(context).total_seconds() + 1)
+    assert outbox.drain(context) == 1
+    assert [d.status for d in _deliveries(context)] == ["delivered"]
+
+
+def test_drain_with_a_stand_in_channel_that_raises_keeps_the_delivery(context, world, clock):
+    class Broken:
+        def send(self, message, target, secret, *, timeout):
+            raise RuntimeError("secret-looking detail")
+
+    add_webhook(context)
+    _enqueue(context, make_incident(context, world))
+    assert outbox.drain(context, channels={"webhook": Broken()}) == 1
+    [delivery] = _deliveries(context)
+    assert delivery.status == "pending" and delivery.attempts == 1
+    assert delivery.last_error == "channel error (RuntimeError)"

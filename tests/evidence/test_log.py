@@ -164,3 +164,12 @@ def test_append_in_a_rolled_back_transaction_leaves_no_trace(context):
     _fill(context, 1)
     report = _verify(context)
     assert report.ok and report.count == 3
+
+
+def test_one_deleted_entry_is_one_problem_not_a_cascade(context):
+    _fill(context, 20)
+    with context.db.session() as session:
+        session.execute(delete(EvidenceEntry).where(EvidenceEntry.seq == 1))
+    report = _verify(context)
+    assert len(report.problems) == 2  # entry 2: seq gap and broken link
+    assert all("seq 2" in p for p in report.problems)
