@@ -87,3 +87,49 @@ def test_huge_body_over_http_is_413(app, context, live_server):
     response = simulator.post(live_server.url, "/twilio/sms", TOKEN, params)
     assert response.status_code == 413
     assert events(context) == []
+
+
+def test_simulate_command_sends_signed_webhooks_to_a_running_service(
+    app, context, live_server, add_number, cli
+):
+    context.settings = context.settings.replace(public_base_url=live_server.url)
+    add_number(LOCAL, forwards_to=TWILIO)
+    env = {"CANARY_PUBLIC_BASE_URL": live_server.url}
+    call = cli(
+        "simulate",
+        "call",
+        "--to",
+        TWILIO,
+        "--from",
+        "+8613912345678",
+        "--forwarded-from",
+        LOCAL,
+        extra_env=env,
+    )
+    assert call.exit_code == 0 and "HTTP 200" in call.output and "<Record" in call.output
+    sms = cli(
+        "simulate",
+        "sms",
+        "--to",
+        TWILIO,
+        "--from",
+        "+8613912345678",
+        "--body",
+        "您好",
+        extra_env=env,
+    )
+    assert sms.exit_code == 0, sms.output
+    [event] = events(context, kind="call")
+    rec = cli("simulate", "recording", "--call-sid", event.provider_sid, extra_env=env)
+    assert rec.exit_code == 0, rec.output
+    assert {e.kind for e in events(context)} == {"call", "sms", "recording"}
+    bad = cli(
+        "simulate",
+        "call",
+        "--to",
+        TWILIO,
+        "--from",
+        "+8613912345678",
+        extra_env={**env, "CANARY_TWILIO_AUTH_TOKEN": "wrong"},
+    )
+    assert bad.exit_code == 1 and "HTTP 403" in bad.output
