@@ -8,6 +8,7 @@ the totals cells and (when the plan renumbers a serial column) the serial cells.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import heapq
 from collections.abc import Iterator
@@ -132,46 +133,57 @@ class CsvFile:
     # -- reading --------------------------------------------------------------------------
 
     def _records(self, offset: int = 0, line: int = 1) -> Iterator[Record]:
-        """Every record from byte ``offset`` on, with byte offsets, decoded strictly."""
+        """Every record from byte ``offset`` on, with byte offsets, decoded strictly.
+
+        Lines without a quote character (nearly all of them) are split directly; a line
+        with quotes is joined with the following lines until its quotes balance and then
+        parsed by the csv module, so quoted delimiters and line breaks are honoured.
+        """
         enc, bom = self.encoding.name, self.encoding.bom
-        state = {"pos": offset, "line": line, "texts": []}
-
-        def lines(fh):
-            for raw in fh:
-                start = state["pos"]
-                state["pos"] += len(raw)
-                state["line"] += 1
-                body = raw[len(bom) :] if start == 0 and bom else raw
-                try:
-                    text = body.decode(enc)
-                except UnicodeDecodeError:
-                    raise UndecodableFile(
-                        f"line {state['line'] - 1} is not valid {self.encoding.label} text; "
-                        "the file mixes encodings or is damaged. Re-export it as 'CSV UTF-8'"
-                    ) from None
-                state["texts"].append(text)
-                yield text
-
+        delim, quote = self.dialect.delimiter, self.dialect.quote
+        quote_b = quote.encode(enc)
+        pos, number, parts, start, first_line = offset, line, [], offset, line
         with open(self.path, "rb") as fh:
             fh.seek(offset)
-            reader = csv.reader(
-                lines(fh), delimiter=self.dialect.delimiter, quotechar=self.dialect.quote
+            for raw in fh:
+                if not parts:
+                    start, first_line = pos, number
+                pos += len(raw)
+                number += 1
+                if quote_b in raw or parts:
+                    parts.append(raw)
+                    if sum(p.count(quote_b) for p in parts) % 2:
+                        continue  # a quoted cell goes on to the next line
+                    raw = b"".join(parts)
+                    parts = []
+                    quoted = True
+                else:
+                    quoted = False
+                if start == 0 and bom:
+                    raw = raw[len(bom) :]
+                try:
+                    text = raw.decode(enc)
+                except UnicodeDecodeError:
+                    raise UndecodableFile(
+                        f"line {first_line} is not valid {self.encoding.label} text; the file "
+                        "mixes encodings or is damaged. Re-export it as 'CSV UTF-8'"
+                    ) from None
+                if text.endswith("\n"):
+                    text = text[:-2] if text.endswith("\r\n") else text[:-1]
+                if quoted:
+                    try:
+                        row = next(csv.reader([text], delimiter=delim, quotechar=quote), [])
+                    except csv.Error as exc:
+                        raise RaggedRows(
+                            f"line {first_line} is not valid CSV ({exc}); check its quotes"
+                        ) from None
+                else:
+                    row = text.split(delim) if text else []
+                yield Record(start, pos, row, text, first_line)
+        if parts:
+            raise RaggedRows(
+                f"line {first_line} opens a quoted cell that is never closed; check its quotes"
             )
-            start, first_line = offset, line
-            try:
-                for row in reader:
-                    text = "".join(state["texts"])
-                    state["texts"] = []
-                    if text.endswith("\r\n"):
-                        text = text[:-2]
-                    elif text.endswith("\n"):
-                        text = text[:-1]
-                    yield Record(start, state["pos"], row, text, first_line)
-                    start, first_line = state["pos"], state["line"]
-            except csv.Error as exc:
-                raise RaggedRows(
-                    f"line {first_line} is not valid CSV ({exc}); check for an unclosed quote"
-                ) from None
 
     @staticmethod
     def _blank(row: list[str]) -> bool:
@@ -422,7 +434,8 @@ class CsvFile:
 
     def _replacer(self, plan: InjectionPlan):
         positions = sorted(r.position for r in plan.rows)
-        import bisect
+        enc = self.encoding.name
+        quote = self.dialect.quote.encode(enc)
 
         def replace(cut: Cut, original: bytes) -> bytes | None:
             kind = cut.key[0]
@@ -439,8 +452,9 @@ class CsvFile:
                     new = plan.serial.format(plan.serial.parse(value) + shift)
                 except (ValueError, TypeError):
                     return None
-                text = original.decode(self.encoding.name)
-                return self._encode(text.replace(value, new, 1))
+                if original[:1] == quote:  # a quoted serial cell stays quoted
+                    return quote + new.encode(enc) + quote
+                return new.encode(enc)
             return None
 
         return replace

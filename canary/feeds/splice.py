@@ -44,9 +44,10 @@ def splice(
     """
     src.seek(0)
     pos = 0
+    reported = 0
 
     def copy_to(target: int) -> None:
-        nonlocal pos
+        nonlocal pos, reported
         while pos < target:
             block = src.read(min(CHUNK, target - pos))
             if not block:
@@ -54,7 +55,8 @@ def splice(
             for out, _ in outputs:
                 out.write(block)
             pos += len(block)
-            if progress:
+            if progress and pos - reported >= CHUNK:
+                reported = pos
                 progress(pos)
 
     for cut in cuts:
