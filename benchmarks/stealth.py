@@ -302,9 +302,10 @@ def setup_service(home: Path, rng: random.Random):
     with ctx.db.session() as session:
         # The operator's pool: local numbers from the big carriers, forwarding to Twilio.
         # Numbers reused across deliveries are visible to an insider who keeps them all,
-        # so the pool is sized to the canaries in circulation (one number each).
-        for prefix in sorted(CN_PREFIXES, key=CN_PREFIXES.get, reverse=True)[:16]:
-            for _ in range(12):
+        # so the pool is sized to the canaries in circulation and bought across carriers
+        # roughly in proportion to the local market (what the README asks operators to do).
+        for prefix, weight in CN_PREFIXES.items():
+            for _ in range(2 + 2 * weight):
                 pool.add_number(
                     session,
                     ctx,
@@ -358,10 +359,7 @@ def inject_all(ctx, files, out: Path, per_copy: int):
         for r in got:
             key = tuple(r)
             # Serial numbers shift after an insert, so compare rows without them.
-            if serial:
-                hit = any(tuple(x[1:]) == key[1:] for x in rows)
-            else:
-                hit = real[key] > 0
+            hit = any(tuple(x[1:]) == key[1:] for x in rows) if serial else real[key] > 0
             labels.append(0 if hit else 1)
         labelled.append((k, spec, header, got, labels))
     return labelled
@@ -431,7 +429,7 @@ def row_features(files):
     for _k, spec, _h, rows, _l in files:
         cols = columns_of(spec)
         for r in rows:
-            v = dict(zip(cols, r))
+            v = dict(zip(cols, r, strict=False))
             name = v["name"]
             corpus["name"][name] += 1
             if spec["us"]:
@@ -450,7 +448,7 @@ def row_features(files):
     X, y, groups, flags = [], [], [], []
     for k, spec, _h, rows, labels in files:
         cols = columns_of(spec)
-        vals = [dict(zip(cols, r)) for r in rows]
+        vals = [dict(zip(cols, r, strict=False)) for r in rows]
         n = len(rows)
         col_counts = {c: Counter(v[c] for v in vals) for c in cols}
         shapes = Counter(shape(v["phone"]) for v in vals)
@@ -483,10 +481,16 @@ def row_features(files):
                 ]
                 desc = spec["sort"] == "date_desc"
                 breaks_sort = int(key != sorted(key, reverse=desc))
+                if breaks_sort and labels[i] and os.environ.get("STEALTH_DEBUG"):
+                    print(
+                        "breaks sort:",
+                        spec["sort"],
+                        [vals[j][sort_col] for j in (i - 1, i, i + 1) if 0 <= j < n],
+                    )
             breaks_serial = 0
             if spec["serial"]:
                 s = [int(vals[j]["serial"]) for j in (i - 1, i, i + 1) if 0 <= j < n]
-                breaks_serial = int(any(b - a != 1 for a, b in zip(s, s[1:])))
+                breaks_serial = int(any(b - a != 1 for a, b in zip(s, s[1:], strict=False)))
             age_bad = 0
             if "age" in v:
                 m, d = parse_day(v["mother"]), dates[i]
