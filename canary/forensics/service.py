@@ -211,13 +211,16 @@ def scan(
         event = _store_event(session, ctx, result, via)
     # Attribution runs in its own transaction, after the event is safely stored: a
     # failure there leaves the event pending for ``process_pending`` instead of losing it.
-    with ctx.db.session() as session:
-        from canary.attribution.service import process_event
+    result.event_id = event.id
+    from canary.attribution.service import process_event
 
-        event = session.get(Event, event.id)
-        incident = process_event(session, ctx, event)
-        result.event_id = event.id
-        result.incident_id = incident.id if incident is not None else event.incident_id
+    try:
+        with ctx.db.session() as session:
+            stored = session.get(Event, event.id)
+            incident = process_event(session, ctx, stored)
+            result.incident_id = incident.id if incident is not None else stored.incident_id
+    except Exception:  # the event is stored; the scheduler's process_pending retries it
+        log.exception("scan event %s stored but not yet attributed", event.id)
     return result
 
 
