@@ -224,10 +224,10 @@ def test_scan_opens_an_incident_with_file_evidence_once(context, world, admin, t
         assert b"leak.csv" not in event.payload_enc
         entries = s.scalars(select(EvidenceEntry).where(EvidenceEntry.event_id == event.id)).all()
         assert [e.kind for e in entries].count("scan") == 1
-        if first.incident_id is not None:
-            incident = s.get(Incident, first.incident_id)
-            assert incident.copy_id == world.copies["clerk"] or incident.holder_id is not None
-    assert first.incident_id is not None
+        incident = s.get(Incident, first.incident_id)
+        # Both canaries found were minted for the clerk's copy, in weeks 45 and 46.
+        assert incident.copy_id == world.copies["clerk"]
+        assert (incident.period_from, incident.period_to) == ("2026-W45", "2026-W46")
 
 
 def test_scan_reads_canaries_through_the_audited_registry(context, world, admin, tmp_path):
