@@ -67,13 +67,17 @@ class CanaryIndex:
 
 
 def _dates(persona: dict) -> frozenset[dt.date]:
+    """Every date of the persona: ``birth_date`` and the like, and the forger's
+    ``dates`` map (column header -> ISO date: delivery, admission, discharge...)."""
     out = set()
     for key, value in persona.items():
         low = key.lower()
         if "date" in low or "birth" in low or "生日" in low or "日期" in low:
-            parsed = variants.parse_date(value)
-            if parsed is not None:
-                out.add(parsed)
+            values = value.values() if isinstance(value, dict) else [value]
+            for item in values:
+                parsed = variants.parse_date(item)
+                if parsed is not None:
+                    out.add(parsed)
     return frozenset(out)
 
 

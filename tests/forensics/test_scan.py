@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from canary.attribution.models import Incident
 from canary.forensics.service import payload_of, scan
 from canary.telephony.models import Event, EventCanary
+from tests.forensics.conftest import T0
 
 HEADER = "序号,产妇姓名,联系电话,宝宝出生日期,医院\n"
 BACKGROUND = [
@@ -266,3 +267,26 @@ def test_malformed_json_is_a_clear_error(context, world, admin, tmp_path):
     path.write_text('[{"tel": "18611112222"}, {"tel": ')
     with pytest.raises(FeedFormatError, match="malformed after record 1"):
         scan(context, path, principal=admin)
+
+
+def test_dates_from_the_forgers_date_map_count_as_birth_date(context, world, admin, tmp_path):
+    from canary.canaries import registry
+    from canary.telephony import pool
+
+    with context.db.session() as s:
+        point = pool.add_number(s, context, "+8613312340000", quarantine_days=0, actor="t")
+        canary = registry.store(
+            s,
+            context.keys,
+            copy_id=world.copies["partner"],
+            period="2026-W47",
+            slot=9,
+            row={},
+            persona={"name": "周雨涵", "dates": {"分娩日期": "2026-11-18"}},
+            contact_point_ids=[point.id],
+            live_from=T0,
+        )
+    path = write(tmp_path, "dump.txt", ["周雨涵 2026年11月18日 13000000000"])
+    result = scan(context, path, principal=admin)
+    assert found_ids(result) == {canary.id}
+    assert result.found[0]["fields"] == ["birth_date", "name"]
