@@ -137,7 +137,12 @@ def _lease(ctx: Context) -> dt.timedelta:
     return dt.timedelta(seconds=max(60.0, 6 * float(ctx.settings.alert_timeout_seconds)))
 
 
-def _claim(ctx: Context, worker: str, limit: int, only: int | None = None) -> list[int]:
+# Candidates looked at per claim: others may win the first few rows of the same list.
+_CLAIM_SCAN = 16
+
+
+def _claim(ctx: Context, worker: str, want: int, only: int | None = None) -> list[int]:
+    """Claim up to ``want`` due deliveries for ``worker``; returns their ids."""
     now = ctx.clock()
     free = or_(AlertDelivery.claimed_until.is_(None), AlertDelivery.claimed_until < now)
     claimed = []
@@ -147,7 +152,7 @@ def _claim(ctx: Context, worker: str, limit: int, only: int | None = None) -> li
             .join(Destination, Destination.id == AlertDelivery.destination_id)
             .where(AlertDelivery.status == PENDING, free, Destination.enabled.is_(True))
             .order_by(AlertDelivery.next_attempt_at, AlertDelivery.id)
-            .limit(max(1, limit))
+            .limit(max(1, want) + _CLAIM_SCAN)
         )
         if only is not None:
             query = query.where(AlertDelivery.id == only)
@@ -156,6 +161,8 @@ def _claim(ctx: Context, worker: str, limit: int, only: int | None = None) -> li
         # PostgreSQL: skip rows another drain is claiming right now (ignored on SQLite).
         ids = list(session.scalars(query.with_for_update(of=AlertDelivery, skip_locked=True)))
         for delivery_id in ids:
+            if len(claimed) >= want:
+                break
             result = session.execute(
                 update(AlertDelivery)
                 .where(AlertDelivery.id == delivery_id, AlertDelivery.status == PENDING, free)
@@ -172,6 +179,8 @@ def _prepare(ctx: Context, delivery_id: int, worker: str):
         delivery = session.get(AlertDelivery, delivery_id)
         if delivery is None or delivery.claimed_by != worker or delivery.status != PENDING:
             return None
+        if delivery.claimed_until is None or delivery.claimed_until <= ctx.clock():
+            return None  # our lease lapsed: another worker may own it now
         dest = session.get(Destination, delivery.destination_id)
         creds = destinations.credentials(ctx.keys, dest)
         return dest.kind, creds, delivery.message_id, delivery.event_type, dict(delivery.payload)
@@ -254,8 +263,14 @@ def drain(
     worker = worker or f"{_HOST}:{uuid.uuid4().hex[:8]}"
     channels = channels if channels is not None else default_channels()
     attempted = 0
-    for delivery_id in _claim(ctx, worker, limit):
-        status, _ = _attempt(ctx, delivery_id, worker, channels, rng=rng)
+    # One claim per send: a lease must cover one send, not a whole batch. Claiming 100
+    # up front behind a slow receiver would let the later leases lapse before their
+    # turn, and another drain would take and send them too.
+    for _ in range(max(0, limit)):
+        claimed = _claim(ctx, worker, 1)
+        if not claimed:
+            break
+        status, _result = _attempt(ctx, claimed[0], worker, channels, rng=rng)
         if status is not None:
             attempted += 1
     return attempted

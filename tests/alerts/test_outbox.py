@@ -183,3 +183,29 @@ def test_drain_with_a_stand_in_channel_that_raises_keeps_the_delivery(context, w
     [delivery] = _deliveries(context)
     assert delivery.status == "pending" and delivery.attempts == 1
     assert delivery.last_error == "channel error (RuntimeError)"
+
+
+def test_drain_holds_one_lease_at_a_time_so_slow_sends_cannot_outlive_it(context, world, clock):
+    """Claiming a whole batch behind a slow receiver would let later leases lapse and
+    another drain send the same deliveries; only the one being sent is claimed."""
+    from canary.alerts.channels import SendResult
+
+    held = []
+
+    class Spy:
+        def send(self, message, target, secret, *, timeout):
+            with context.db.session() as s:
+                held.append(
+                    len(
+                        s.scalars(select(AlertDelivery).where(AlertDelivery.claimed_by != "")).all()
+                    )
+                )
+            clock.advance(40)  # slow: five of these exceed one lease
+            return SendResult(True, 204)
+
+    add_webhook(context)
+    for _ in range(5):
+        _enqueue(context, make_incident(context, world))
+    assert outbox.drain(context, channels={"webhook": Spy()}) == 5
+    assert held == [1, 1, 1, 1, 1]
+    assert {d.status for d in _deliveries(context)} == {"delivered"}
