@@ -161,6 +161,7 @@ def run(kind: str, src: Path, out: Path, home: Path, holders: int = 1) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--sections", default="abc", help="which of a, b, c to run")
     parser.add_argument("--child")
     parser.add_argument("--input")
     parser.add_argument("--output")
@@ -176,9 +177,18 @@ def main() -> None:
     home = work / "home"
     context(home, 10).close()
 
+    small_csv = build_csv(work / "small.csv", small)
+    if "a" in args.sections:
+        section_a(work, home, big, small, small_csv)
+    if "b" in args.sections:
+        section_b(work, home, xrows)
+    if "c" in args.sections:
+        section_c(work, home, small, small_csv)
+
+
+def section_a(work: Path, home: Path, big: int, small: int, small_csv: Path) -> None:
     print(f"(a) CSV inject, {big:,} rows")
     big_csv = build_csv(work / "big.csv", big)
-    small_csv = build_csv(work / "small.csv", small)
     base = run("roundtrip", big_csv, work / "rt.csv", home)
     inj = run("inject", big_csv, work / "big.out.csv", home)
     inj_small = run("inject", small_csv, work / "small.out.csv", home)
@@ -190,6 +200,8 @@ def main() -> None:
         f"{inj['rss_mb']:.0f} MB at {big:,} rows"
     )
 
+
+def section_b(work: Path, home: Path, xrows: int) -> None:
     print(f"(b) XLSX inject, {xrows:,} rows")
     xlsx = build_xlsx(work / "list.xlsx", xrows)
     base = run("openpyxl", xlsx, work / "rt.xlsx", home)
@@ -198,6 +210,8 @@ def main() -> None:
     print(f"    inject (one holder):  {inj['seconds']:.2f} s")
     print(f"    ratio: {inj['seconds'] / base['seconds']:.2f}x   (goal <= 1.0x)")
 
+
+def section_c(work: Path, home: Path, small: int, small_csv: Path) -> None:
     print(f"(c) ten holders, CSV {small:,} rows")
     one_pass = run("inject", small_csv, work / "ten", home, holders=10)
     separate = sum(
