@@ -68,6 +68,7 @@ class NameMaker:
         self.lengths: Counter = Counter()
         self.chars: dict[tuple[int, int], Counter] = {}
         self.all_chars: Counter = Counter()
+        self.givens: Counter = Counter()
         self.firsts: Counter = Counter()
         self.examples = column.values
         for value in column.values:
@@ -75,6 +76,7 @@ class NameMaker:
                 surname, given = names.split_han(value, pack)
                 self.surnames[surname] += 1
                 self.lengths[len(given)] += 1
+                self.givens[given] += 1
                 for pos, ch in enumerate(given):
                     self.chars.setdefault((len(given), pos), Counter())[ch] += 1
                     self.all_chars[ch] += 1
@@ -90,6 +92,11 @@ class NameMaker:
         if not self.han:
             first = blend(rng, self.firsts, given.weights)
             return self._latin_layout(rng, first, surname)
+        # Two-level Good–Turing: in feeds where given names repeat (popular names of a
+        # cohort) reuse one with a new surname; where they are mostly unique, compose
+        # a new one from characters. The feed decides which, not a constant.
+        if self.givens and rng.random() >= good_turing_new(self.givens):
+            return surname + weighted(rng, dict(self.givens))
         if sum(self.lengths.values()) >= 20:
             length = int(weighted(rng, {str(k): v for k, v in self.lengths.items() if k}))
         else:

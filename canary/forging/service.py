@@ -26,6 +26,7 @@ from canary.forging.values import parse_date
 from canary.telephony import pool
 
 MINT_ATTEMPTS = 40
+FRESH_NUMBER_TRIES = 6
 
 
 def _prefix_counts(col: Column) -> Counter:
@@ -72,15 +73,24 @@ def _allocate(session, ctx, copy_id, period, slot, col, region, rng) -> pool.All
     last: NoPlausibleNumber | None = None
     for constraints in tries:
         try:
-            return pool.allocate(
-                session,
-                ctx,
-                copy_id=copy_id,
-                period=period,
-                slot=slot,
-                constraints=constraints,
-                at=ctx.clock(),
-            )
+            first = None
+            # A number already carrying a circulating canary shows up twice to an insider
+            # who keeps every delivery; ask again (other keyed draws) for a fresh one.
+            for attempt in range(FRESH_NUMBER_TRIES):
+                got = pool.allocate(
+                    session,
+                    ctx,
+                    copy_id=copy_id,
+                    period=period,
+                    slot=slot + 10_000 * attempt,
+                    constraints=constraints,
+                    at=ctx.clock(),
+                )
+                first = first or got
+                if not got.name_keys_in_use:
+                    return got
+            if len(constraints.prefixes) != 1 or constraints is tries[-1]:
+                return first
         except NoPlausibleNumber as exc:
             last = exc
     assert last is not None

@@ -82,8 +82,10 @@ def test_canaries_never_reproduce_a_real_name_phone_or_id(cn_pool, copy_id):
 def test_masked_ids_are_masked_the_same_way(cn_pool, copy_id):
     header, rows = _with_ids(newborn_rows(100), masked=True)
     plan, _ = _plan(cn_pool, copy_id, sample_of(rows, header), 3)
+    shapes = {shape(r[4]) for r in rows}  # 999***********9999, or ...999X
     for row in plan.rows:
-        assert shape(row.values[4]) == "999***********9999"
+        assert shape(row.values[4]) in shapes and row.values[4][3:14] == "*" * 11
+        assert row.values[4] not in {r[4] for r in rows}
 
 
 def test_canaries_sharing_a_number_have_names_that_sound_different(context, copy_id):
