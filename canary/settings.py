@@ -38,6 +38,11 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     scheduler_in_serve: bool = True
     attribute_in_webhook: bool = True
+    incident_open_threshold: float = 0.99
+    attribution_lookback_days: int = 90
+    circulation_days: int = 3 * 365
+    webhook_max_bytes: int = 64 * 1024
+    speech_to_text: str = ""
     outbox_interval_seconds: int = 10
     poll_interval_seconds: int = 300
     watch_interval_seconds: int = 30

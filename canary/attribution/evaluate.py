@@ -20,6 +20,7 @@ from canary.attribution import engine, graph
 from canary.attribution.models import Incident
 from canary.canaries.models import Canary, CanaryContact
 from canary.context import Context
+from canary.settings import Settings
 from canary.telephony.models import ContactPoint, Event
 
 log = logging.getLogger("canary.attribution")
@@ -32,23 +33,22 @@ MAX_PERIODS_PER_UNIT = 8
 
 def lookback_days(ctx: Context) -> int:
     """How far back contacts are weighed together (a campaign runs days to weeks)."""
-    return int(ctx.settings.extra.get("attribution_lookback_days", 90))
+    return ctx.settings.attribution_lookback_days
 
 
 def open_threshold(ctx: Context) -> float:
     """P(leak) needed to open an incident; calibrated by benchmarks/attribution.py
     for under one false incident per year across a 100-number pool."""
-    return float(ctx.settings.extra.get("incident_open_threshold", OPEN_THRESHOLD))
+    return ctx.settings.incident_open_threshold
 
 
 # Calibrated in benchmarks/attribution.py (see docs/attribution.md, "Decoding").
-OPEN_THRESHOLD = 0.99
+OPEN_THRESHOLD = Settings.incident_open_threshold
 
 
 def circulating_since(ctx: Context, at: dt.datetime) -> dt.datetime:
     """Canaries live after this moment may still circulate (the pool's own horizon)."""
-    days = int(ctx.settings.extra.get("circulation_days", 3 * 365))
-    return at - dt.timedelta(days=days)
+    return at - dt.timedelta(days=ctx.settings.circulation_days)
 
 
 def _days(moment: dt.datetime, origin: dt.datetime) -> float:

@@ -171,10 +171,9 @@ def circulating_since(ctx: Context, at: dt.datetime) -> dt.datetime:
     """Canaries that went live after this moment may still be circulating.
 
     Leaked lists are resold for years (the Shanghai case ran 2020–2023), so the
-    window is long and configurable (``extra.circulation_days``, default 3 years).
+    window is long and configurable (setting ``circulation_days``, default 3 years).
     """
-    days = int(ctx.settings.extra.get("circulation_days", 3 * 365))
-    return at - dt.timedelta(days=days)
+    return at - dt.timedelta(days=ctx.settings.circulation_days)
 
 
 def name_keys_in_use(session: Session, ctx: Context, contact_point_id: int, at: dt.datetime):

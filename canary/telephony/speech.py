@@ -24,7 +24,7 @@ class SpeechToText(Protocol):
 
 def load_hook(settings: Settings) -> SpeechToText | None:
     """The configured hook, or None. A misconfigured hook is a ConfigError."""
-    target = str(settings.extra.get("speech_to_text", "") or "").strip()
+    target = settings.speech_to_text.strip()
     if not target:
         return None
     module_name, _, attr = target.partition(":")

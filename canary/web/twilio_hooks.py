@@ -21,13 +21,11 @@ from canary.web.auth import ctx
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
 log = logging.getLogger("canary.web.twilio")
 
-# Twilio's largest callbacks (an SMS of 1,600 characters with ten media URLs) are a
-# few KiB; anything much larger is not Twilio and is refused before it is parsed.
-DEFAULT_MAX_BODY = 64 * 1024
-
 
 def _max_body() -> int:
-    return int(ctx().settings.extra.get("webhook_max_bytes", DEFAULT_MAX_BODY))
+    # Twilio's largest callbacks (an SMS of 1,600 characters with ten media URLs) are a
+    # few KiB; anything much larger is not Twilio and is refused before it is parsed.
+    return ctx().settings.webhook_max_bytes
 
 
 @bp.before_request

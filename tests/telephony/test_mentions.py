@@ -153,7 +153,7 @@ def test_speech_to_text_hook_transcribes_mandarin_voicemail(
     module = types.ModuleType("fake_stt")
     module.transcribe = transcribe
     monkeypatch.setitem(sys.modules, "fake_stt", module)
-    context.settings = context.settings.replace(extra={"speech_to_text": "fake_stt:transcribe"})
+    context.settings = context.settings.replace(speech_to_text="fake_stt:transcribe")
     call = simulator.call_params(TWILIO, MARKETER, forwarded_from="+8613800138000")
     body = signed_post(client, "/twilio/voice", call).get_data(as_text=True)
     assert "transcribe" not in body  # Twilio cannot transcribe Mandarin
