@@ -6,10 +6,7 @@ so that a prosecutor can later see when the organisation knew what, and who deci
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +14,7 @@ from sqlalchemy.orm import Session
 from canary.attribution.models import Incident, IncidentChange
 from canary.context import Context
 from canary.errors import CanaryError, NotFound
+from canary.evidence import log as evidence_log
 
 log = logging.getLogger("canary.attribution")
 
@@ -29,17 +27,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "false_positive": (),
 }
 ACTIVE = ("open", "acknowledged")
-
-
-def hook(module: str, name: str) -> Callable[..., Any] | None:
-    """A function another area provides, or None while that area is not installed."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-    return getattr(mod, name, None)
 
 
 def get(session: Session, incident_id: int) -> Incident:
@@ -84,30 +71,28 @@ def record_change(
     )
     session.add(row)
     session.flush()
-    append = hook("canary.evidence.log", "append")
-    if append is not None:
-        append(
-            session,
-            ctx.keys,
-            "incident_change",
-            {
-                "incident_id": incident.id,
-                "change_id": row.id,
-                "at": row.at.isoformat(),
-                "actor": actor,
-                "change": change,
-                "from_status": from_status,
-                "to_status": to_status,
-                "reason": reason,
-                "status": incident.status,
-                "unit": incident.unit_key,
-                "period_from": incident.period_from,
-                "period_to": incident.period_to,
-                "confidence": incident.confidence,
-                "detail": detail or {},
-            },
-            incident_id=incident.id,
-        )
+    evidence_log.append(
+        session,
+        ctx.keys,
+        "incident_change",
+        {
+            "incident_id": incident.id,
+            "change_id": row.id,
+            "at": row.at.isoformat(),
+            "actor": actor,
+            "change": change,
+            "from_status": from_status,
+            "to_status": to_status,
+            "reason": reason,
+            "status": incident.status,
+            "unit": incident.unit_key,
+            "period_from": incident.period_from,
+            "period_to": incident.period_to,
+            "confidence": incident.confidence,
+            "detail": detail or {},
+        },
+        incident_id=incident.id,
+    )
     return row
 
 

@@ -15,6 +15,7 @@ import math
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from canary.alerts import outbox
 from canary.attribution import evaluate, lifecycle
 from canary.attribution.lifecycle import (  # noqa: F401  (public API of this module)
     ACTIVE,
@@ -25,6 +26,7 @@ from canary.attribution.lifecycle import (  # noqa: F401  (public API of this mo
 from canary.attribution.models import Incident
 from canary.canaries.models import Canary, CanaryContact
 from canary.context import Context
+from canary.telephony import lifecycle as number_lifecycle
 from canary.telephony.models import AllowedCaller, ContactPoint, Event, EventCanary
 
 log = logging.getLogger("canary.attribution")
@@ -288,24 +290,15 @@ def _detail(verdict: evaluate.Verdict) -> dict:
 
 
 def _alert(session: Session, ctx: Context, incident: Incident, event_type: str) -> None:
-    enqueue = lifecycle.hook("canary.alerts.outbox", "enqueue_incident")
-    if enqueue is None:
-        log.warning("alerts area not installed: incident %s not delivered", incident.id)
-        return
-    enqueue(session, ctx, incident, event_type)
+    outbox.enqueue_incident(session, ctx, incident, event_type)
     incident.alerted_key = f"{incident.unit_key}|{_band(incident.confidence)}"
     incident.alerted_confidence = incident.confidence
 
 
 def _cool_down(session: Session, ctx: Context, verdict: evaluate.Verdict) -> None:
     """The buyer now knows these numbers: stop giving them to new canaries for a while."""
-    start = lifecycle.hook("canary.telephony.lifecycle", "start_cooldown") or lifecycle.hook(
-        "canary.telephony.pool", "start_cooldown"
-    )
-    if start is None:
-        return
     for cp_id in verdict.numbers:
-        start(session, ctx, cp_id, actor=SYSTEM_ACTOR)
+        number_lifecycle.start_cooldown(session, ctx, cp_id, actor=SYSTEM_ACTOR)
 
 
 def process_pending(ctx: Context) -> int:

@@ -82,11 +82,6 @@ _COMMAND_MODULES = (
     "canary.cli.canaries",
 )
 
+# Imported last: each module imports `emit` and `pass_state` from this one.
 for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
-        continue
-    _module.register(main)
+    importlib.import_module(_name).register(main)

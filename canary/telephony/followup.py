@@ -148,9 +148,10 @@ def process(ctx: Context, event_id: int, item: Inbound) -> None:
 
 def attribute(ctx: Context, event_id: int) -> None:
     """Hand one event to attribution; on failure it stays pending for the scheduler."""
-    try:
-        from canary.attribution import service
+    # Imported here: attribution imports telephony, so a module-level import would cycle.
+    from canary.attribution import service
 
+    try:
         with ctx.db.session() as session:
             event = session.get(Event, event_id)
             if event is not None and event.classification != "unmatched":

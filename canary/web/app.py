@@ -29,12 +29,28 @@ def create_app(
     app.extensions["canary"] = context
     logging.basicConfig(level=context.settings.log_level)
 
-    from canary.web import api, twilio_hooks
+    from canary.web import (
+        api,
+        api_alerts,
+        api_evidence,
+        api_incidents,
+        api_inject,
+        api_numbers,
+        api_scan,
+        twilio_hooks,
+    )
 
-    app.register_blueprint(api.bp)
-    app.register_blueprint(twilio_hooks.bp)
-    for extra in _optional_blueprints():
-        app.register_blueprint(extra)
+    for module in (
+        api,
+        api_numbers,
+        api_incidents,
+        api_inject,
+        api_alerts,
+        api_scan,
+        api_evidence,
+        twilio_hooks,
+    ):
+        app.register_blueprint(module.bp)
 
     @app.errorhandler(CanaryError)
     def _domain_error(exc: CanaryError):
@@ -62,26 +78,3 @@ def create_app(
         return {"ok": True}
 
     return app
-
-
-def _optional_blueprints() -> list:
-    """Blueprints of areas that register themselves (kept optional while they grow)."""
-    import importlib
-
-    found = []
-    for module in (
-        "canary.web.api_numbers",
-        "canary.web.api_incidents",
-        "canary.web.api_inject",
-        "canary.web.api_alerts",
-        "canary.web.api_scan",
-        "canary.web.api_evidence",
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        found.append(mod.bp)
-    return found

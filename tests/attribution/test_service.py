@@ -163,15 +163,11 @@ class _Recorder:
 
 
 def _install(monkeypatch, recorder):
-    import sys
-    import types
+    from canary.alerts import outbox
+    from canary.evidence import log
 
-    outbox = types.ModuleType("canary.alerts.outbox")
-    outbox.enqueue_incident = recorder.enqueue_incident
-    log = types.ModuleType("canary.evidence.log")
-    log.append = recorder.append
-    monkeypatch.setitem(sys.modules, "canary.alerts.outbox", outbox)
-    monkeypatch.setitem(sys.modules, "canary.evidence.log", log)
+    monkeypatch.setattr(outbox, "enqueue_incident", recorder.enqueue_incident)
+    monkeypatch.setattr(log, "append", recorder.append)
 
 
 def test_fifty_calls_from_one_call_centre_alert_once_plus_material_changes(context, monkeypatch):

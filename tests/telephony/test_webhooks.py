@@ -274,17 +274,12 @@ def test_status_callback_for_a_missed_call_stores_the_call(client, context, add_
 
 
 def test_attribution_failure_keeps_the_event_pending(client, context, add_number, monkeypatch):
-    import sys
+    from canary.attribution import service
 
-    import canary.attribution as attribution_pkg
+    def exploding(session, ctx, event):
+        raise RuntimeError("attribution exploded")
 
-    class Exploding:
-        @staticmethod
-        def process_event(session, ctx, event):
-            raise RuntimeError("attribution exploded")
-
-    monkeypatch.setattr(attribution_pkg, "service", Exploding, raising=False)
-    monkeypatch.setitem(sys.modules, "canary.attribution.service", Exploding)
+    monkeypatch.setattr(service, "process_event", exploding)
     add_number(LOCAL, forwards_to=TWILIO)
     params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
     response = signed_post(client, "/twilio/voice", params)
