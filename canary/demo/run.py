@@ -10,8 +10,8 @@ alert reaches a local receiver, which verifies it.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
+import logging
 import secrets
 import shutil
 import tempfile
@@ -27,6 +27,7 @@ from canary import periods
 from canary.context import Context, open_context
 from canary.demo import sample_feed
 from canary.demo.receiver import WebhookReceiver
+from canary.feeds.inject import InjectResult
 from canary.settings import load_settings
 
 Say = Callable[[str, str], None]
@@ -89,6 +90,8 @@ def run_demo(say: Say, workdir: Path | None = None, keep: bool = False) -> DemoR
         environ={},
     )
     ctx = open_context(settings, initialise=True)
+    # The demo narrates each step itself; per-request access lines would drown it.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     try:
         result = DemoResult()
@@ -104,7 +107,7 @@ def run_demo(say: Say, workdir: Path | None = None, keep: bool = False) -> DemoR
             "serve",
             f"web service listening on {base_url} (Twilio webhooks at /twilio/voice, /twilio/sms)",
         )
-        _leak_and_call(ctx, base_url, auth_token, result.outputs[LEAKER], say)
+        _leak_and_call(ctx, base_url, result.outputs[LEAKER], say)
         result.incident = _attribute(ctx, say)
         result.alert, result.signature_verified = _alert(ctx, receiver, secret, say)
         return result
@@ -179,18 +182,22 @@ def _inject(ctx: Context, root: Path, say: Say) -> dict[str, Path]:
     return outputs
 
 
-def _describe(report) -> str:
-    for attr in ("summary", "describe"):
-        if hasattr(report, attr):
-            value = getattr(report, attr)
-            return value() if callable(value) else str(value)
-    return str(report)
+def _describe(result: InjectResult) -> str:
+    return "; ".join(
+        f"{o.rows_written} rows, {o.canaries_added} canary row(s) blended in"
+        for o in result.outputs
+    )
 
 
-def _leak_and_call(ctx: Context, base_url: str, auth_token: str, leaked: Path, say: Say) -> None:
+def _leak_and_call(ctx: Context, base_url: str, leaked: Path, say: Say) -> None:
     """The clerk sells the file; the call centre calls every row and texts the mother by name."""
     from canary.telephony import pool, simulator
 
+    # Signed as Twilio would sign them for this account.
+    twilio = {
+        "auth_token": ctx.settings.twilio_auth_token,
+        "account_sid": ctx.settings.twilio_account_sid,
+    }
     rows = list(csv.DictReader(io.StringIO(leaked.read_bytes().decode("gb18030"))))
     say("leak", f"{LEAKER}'s copy ({len(rows)} rows) is sold to a baby-photo studio's call centre")
     delivered = 0
@@ -202,7 +209,7 @@ def _leak_and_call(ctx: Context, base_url: str, auth_token: str, leaked: Path, s
             continue  # a real mother's phone: the real network, not canary, would ring
         local = "+86" + "".join(ch for ch in number if ch.isdigit())[-11:]
         call = simulator.send_call(
-            base_url, auth_token, to=TWILIO_NUMBER, from_=MARKETER, forwarded_from=local
+            base_url, **twilio, to=TWILIO_NUMBER, from_=MARKETER, forwarded_from=local
         )
         say(
             "call",
@@ -210,7 +217,7 @@ def _leak_and_call(ctx: Context, base_url: str, auth_token: str, leaked: Path, s
         )
         body = f"{row[sample_feed.COLUMN_MAP['name']]}女士您好，恭喜喜得宝宝！本周新生儿写真免费拍，回复1预约。"
         sms = simulator.send_sms(
-            base_url, auth_token, to=TWILIO_NUMBER, from_=MARKETER, body=body, forwarded_from=local
+            base_url, **twilio, to=TWILIO_NUMBER, from_=MARKETER, body=body, forwarded_from=local
         )
         say("sms", f"call centre texts the mother by name -> {local}: HTTP {sms.status_code}")
         delivered += 1
@@ -219,15 +226,17 @@ def _leak_and_call(ctx: Context, base_url: str, auth_token: str, leaked: Path, s
 
 
 def _attribute(ctx: Context, say: Say) -> dict | None:
-    from canary.attribution import service
+    from canary.attribution import views
 
     with ctx.db.session() as s:
-        incidents = service.list_incidents(s)
+        incidents = views.list_incidents(s, status="open")
     if not incidents:
         say("attribute", "no incident opened")
         return None
     top = incidents[0]
-    say("attribute", f"incident #{top['id']}: {top.get('explanation', '')}")
+    say("attribute", views.headline(top))
+    if top.get("explanation"):
+        say("why", top["explanation"])
     return top
 
 
@@ -249,11 +258,3 @@ def _alert(
         f"signature verified with standardwebhooks",
     )
     return payload, True
-
-
-def _week_label(period: str) -> str:
-    start, end = periods.window(period)
-    return f"{period} ({start:%d %b}–{end:%d %b %Y})"
-
-
-__all__ = ["DemoResult", "run_demo", "dt"]
