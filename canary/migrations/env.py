@@ -1,11 +1,21 @@
 from alembic import context
+from alembic.autogenerate import render as autogen_render
 from sqlalchemy import create_engine
+from sqlalchemy.types import TypeDecorator
 
 import canary.models  # noqa: F401  (registers every table on Base.metadata)
 from canary.db import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_, obj, autogen_context):
+    """Write our TypeDecorators as their database type, so that migrations never
+    import application code that may later move or change."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return autogen_render._repr_type(obj.impl, autogen_context)
+    return False
 
 
 def run_migrations_offline() -> None:
@@ -35,6 +45,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

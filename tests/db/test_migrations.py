@@ -26,3 +26,22 @@ def test_upgrade_is_idempotent(database_url):
     db.upgrade()
     db.upgrade()
     db.dispose()
+
+
+def test_downgrade_to_base_removes_every_table(database_url):
+    from alembic import command
+
+    from canary.migrations import alembic_config
+
+    db = Database(database_url)
+    db.upgrade()
+    try:
+        cfg = alembic_config(db.engine)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "base")
+        with db.engine.connect() as conn:
+            left = set(inspect(conn).get_table_names()) & set(Base.metadata.tables)
+        assert left == set()
+    finally:
+        db.dispose()
