@@ -41,10 +41,18 @@ def test_missing_source_is_not_found(context):
 def test_api_creates_map_and_rejects_duplicate_with_409(client, operator_token):
     auth = {"Authorization": f"Bearer {operator_token}"}
     assert client.post("/api/sources", json={"name": "h"}, headers=auth).status_code == 201
-    r = client.post("/api/feeds", json={"name": "f", "source": "h", "column_map": {"phone": "电话"}},
-                    headers=auth)
+    r = client.post(
+        "/api/feeds",
+        json={"name": "f", "source": "h", "column_map": {"phone": "电话"}},
+        headers=auth,
+    )
     assert r.status_code == 201
-    assert client.post("/api/holders", json={"name": "hq", "receives": ["f"]}, headers=auth).status_code == 201
+    assert (
+        client.post(
+            "/api/holders", json={"name": "hq", "receives": ["f"]}, headers=auth
+        ).status_code
+        == 201
+    )
     dup = client.post("/api/holders", json={"name": "hq"}, headers=auth)
     assert dup.status_code == 409 and "already exists" in dup.json["message"]
     assert client.get("/api/map", headers=auth).json["copies"][0]["holder"] == "hq"
