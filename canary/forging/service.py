@@ -131,6 +131,22 @@ def _window_donors(profile: FeedProfile, period: str) -> list[int]:
     return gaps or [0]
 
 
+def profile_delivery(
+    ctx: Context, feed, sample: TableSample, history: list[TableSample] | None = None
+) -> FeedProfile:
+    """Profile one delivery of ``feed`` once; every holder's plan can then share it.
+
+    The profile depends on the delivery and the feed only, never on the holder, so a
+    delivery sent to ten holders is profiled once, not ten times.
+    """
+    return build(
+        sample,
+        locale=feed.locale or ctx.settings.locale,
+        column_map=feed.column_map,
+        history=history,
+    )
+
+
 def plan_injection(
     session: Session,
     ctx: Context,
@@ -141,11 +157,13 @@ def plan_injection(
     count: int | None = None,
     actor: str,
     history: list[TableSample] | None = None,
+    profile: FeedProfile | None = None,
 ) -> InjectionPlan:
     """Plan the canaries of one copy for one period (contract: docs/architecture.md).
 
     ``history`` are samples of the feed's earlier deliveries: they widen the value
-    distributions the canaries are drawn from.
+    distributions the canaries are drawn from. ``profile`` is this delivery's profile
+    from :func:`profile_delivery` (built here when not given).
     """
     periods.parse(period)
     wanted = ctx.settings.canaries_per_copy if count is None else count
@@ -154,12 +172,8 @@ def plan_injection(
     if not sample.rows or sample.total_rows == 0:
         raise CanaryError("the delivery has no data rows to hide canaries among")
     feed = copy.feed
-    profile = build(
-        sample,
-        locale=feed.locale or ctx.settings.locale,
-        column_map=feed.column_map,
-        history=history,
-    )
+    if profile is None:
+        profile = profile_delivery(ctx, feed, sample, history)
     plan = InjectionPlan(copy_id=copy.id, period=period, rows=[])
     stored = registry.existing(session, copy.id, period)
     rows: list[CanaryRow] = []
