@@ -129,8 +129,11 @@ def inject(
         )
         if progress:
             progress("read", 1, 1)
-        from canary.forging.service import plan_injection
+        from canary.forging.service import plan_injection, profile_delivery
 
+        # One profile per delivery, shared by every holder's plan (profiling is the
+        # forger's costliest step and depends on the delivery only).
+        profile = profile_delivery(ctx, feed_row, scanned.sample)
         targets = []
         for holder, path in zip(holder_rows, paths, strict=True):
             if feed_row.produced_by_holder_id and feed_row.produced_by_holder_id != holder.id:
@@ -147,6 +150,7 @@ def inject(
                 sample=scanned.sample,
                 count=count,
                 actor=actor,
+                profile=profile,
             )
             targets.append(Target(path, plan))
             audit.record(
