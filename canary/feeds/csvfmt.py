@@ -8,15 +8,15 @@ the totals cells and (when the plan renumbers a serial column) the serial cells.
 
 from __future__ import annotations
 
-import bisect
 import csv
-import heapq
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from canary.feeds import layout
-from canary.feeds.base import Progress, Target, WriteStats, check_canary_values, check_positions
+from canary.feeds.base import Progress, Target, WriteStats
+from canary.feeds.csv_blocks import QUOTE, blocks, plain_lines, row_of
 from canary.feeds.encoding import Encoding, detect
 from canary.feeds.errors import (
     EmptyFile,
@@ -25,7 +25,6 @@ from canary.feeds.errors import (
     UndecodableFile,
     UnsupportedFormat,
 )
-from canary.feeds.splice import Cut, atomic_outputs, splice
 from canary.feeds.table import TableSample
 from canary.forging.plan import InjectionPlan
 
@@ -132,19 +131,23 @@ class CsvFile:
 
     # -- reading --------------------------------------------------------------------------
 
-    def _records(self, offset: int = 0, line: int = 1) -> Iterator[Record]:
+    def _records(
+        self, offset: int = 0, line: int = 1, block: bytes | None = None
+    ) -> Iterator[Record]:
         """Every record from byte ``offset`` on, with byte offsets, decoded strictly.
 
         Lines without a quote character (nearly all of them) are split directly; a line
         with quotes is joined with the following lines until its quotes balance and then
         parsed by the csv module, so quoted delimiters and line breaks are honoured.
+        With ``block`` (bytes of whole records starting at ``offset``) only those are read.
         """
         enc, bom = self.encoding.name, self.encoding.bom
         delim, quote = self.dialect.delimiter, self.dialect.quote
         quote_b = quote.encode(enc)
         pos, number, parts, start, first_line = offset, line, [], offset, line
-        with open(self.path, "rb") as fh:
-            fh.seek(offset)
+        with io.BytesIO(block) if block is not None else open(self.path, "rb") as fh:
+            if block is None:
+                fh.seek(offset)
             for raw in fh:
                 if not parts:
                     start, first_line = pos, number
@@ -190,9 +193,8 @@ class CsvFile:
         return not any(c.strip() for c in row)
 
     def _scan(self) -> None:
-        records = self._records()
         first: list[Record] = []
-        for rec in records:
+        for rec in self._records():
             first.append(rec)
             if len(first) >= layout.HEADER_SCAN:
                 break
@@ -205,53 +207,41 @@ class CsvFile:
         self.width = len(header_rec.row)
         self.title_rows = h
         self.checkpoints: list[tuple[int, int]] = []  # (start offset, line) of rows k*CHECKPOINT
-        sampler = layout.SampleBuilder(self.header)
-        quote_hits = [0] * self.width
-        quoted_seen = 0
-        pending: Record | None = None
+        self._sampler = layout.SampleBuilder(self.header)
+        self._quote_hits = [0] * self.width
+        self._quoted_seen = 0
         self.data_end = header_rec.end
-
-        def commit(rec: Record) -> None:
-            nonlocal quoted_seen
-            i = sampler.count
-            if len(rec.row) != self.width:
-                raise RaggedRows(
-                    f"line {rec.line} has {len(rec.row)} cells but the header has {self.width}; "
-                    "fix the row (a missing or extra delimiter) and try again"
-                )
-            if i % CHECKPOINT == 0:
-                self.checkpoints.append((rec.start, rec.line))
-            if quoted_seen < QUOTE_SAMPLE:
-                quoted_seen += 1
-                for col, (s, _) in enumerate(cell_spans(rec.text, self.dialect.delimiter)):
-                    if col < self.width and rec.text[s : s + 1] == self.dialect.quote:
-                        quote_hits[col] += 1
-            sampler.add(rec.row)
-            self.data_end = rec.end
-
-        def stream() -> Iterator[Record]:
-            yield from first[first.index(header_rec) + 1 :]
-            yield from records
-
-        for rec in stream():
-            if self._blank(rec.row):
-                continue
-            if pending is not None:
-                commit(pending)
-            pending = rec
+        pending: Record | None = None
+        line = header_rec.line + header_rec.text.count("\n") + 1
+        for offset, block in blocks(self.path, header_rec.end, self.size):
+            lines = self._plain_lines(block)
+            if lines is None:
+                for rec in self._records(offset, line, block):
+                    if self._blank(rec.row):
+                        continue
+                    if pending is not None:
+                        self._commit(pending)
+                    pending = rec
+            else:
+                if pending is not None:
+                    self._commit(pending)
+                pending = self._commit_plain(offset, line, block, lines)
+            line += block.count(b"\n")
         self.summary: Record | None = None
+        sampler = self._sampler
         if pending is not None:
             if sampler.count and layout.is_summary(pending.row, self.width):
                 self.summary = pending
             else:
-                commit(pending)
+                self._commit(pending)
         if sampler.count == 0:
             raise HeaderOnly(
                 "the file has a header but no data rows; canaries need real rows to hide "
                 "among. Nothing was written"
             )
+        seen = self._quoted_seen
         self.dialect.quoted_columns = {
-            c for c, hits in enumerate(quote_hits) if quoted_seen and hits == quoted_seen
+            c for c, hits in enumerate(self._quote_hits) if seen and hits == seen
         }
         self.total = sampler.count
         self.column_sums = self._column_sums() if self.summary else {}
@@ -265,6 +255,58 @@ class CsvFile:
                 "summary_row": self.summary is not None,
             }
         )
+        del self._sampler
+
+    def _plain_lines(self, block: bytes) -> list[str] | None:
+        """The block's lines if all are plain rows (see csv_blocks), else None."""
+        if QUOTE in block:
+            return None
+        try:
+            text = block.decode(self.encoding.name)
+        except UnicodeDecodeError:
+            return None  # the record parser names the line
+        return plain_lines(text, self.dialect.delimiter, self.width)
+
+    def _commit(self, rec: Record) -> None:
+        """Count one data record: check its width, checkpoint it, sample it."""
+        i = self._sampler.count
+        if len(rec.row) != self.width:
+            raise RaggedRows(
+                f"line {rec.line} has {len(rec.row)} cells but the header has {self.width}; "
+                "fix the row (a missing or extra delimiter) and try again"
+            )
+        if i % CHECKPOINT == 0:
+            self.checkpoints.append((rec.start, rec.line))
+        if self._quoted_seen < QUOTE_SAMPLE:
+            self._quoted_seen += 1
+            for col, (s, _) in enumerate(cell_spans(rec.text, self.dialect.delimiter)):
+                if col < self.width and rec.text[s : s + 1] == self.dialect.quote:
+                    self._quote_hits[col] += 1
+        self._sampler.add(rec.row)
+        self.data_end = rec.end
+
+    def _commit_plain(self, offset: int, line: int, block: bytes, lines: list[str]) -> Record:
+        """Count every line of a plain block but the last, which is returned (it may be
+        the totals row, known only at the end of the file)."""
+        n = len(lines) - 1
+        raw = block.split(b"\n")
+        first = (-self._sampler.count) % CHECKPOINT
+        if first < n:
+            pos, prev = offset, 0
+            for k in range(first, n, CHECKPOINT):
+                pos += sum(map(len, raw[prev:k])) + (k - prev)
+                prev = k
+                self.checkpoints.append((pos, line + k))
+        # Plain lines hold no quotes: they only count towards the quoted-column sample.
+        self._quoted_seen = min(QUOTE_SAMPLE, self._quoted_seen + n)
+        delim = self.dialect.delimiter
+        self._sampler.add_batch(lines[:n], lambda ln: row_of(ln, delim))
+        last = lines[-1]
+        end = offset + len(block)
+        start = end - len(raw[n]) - (1 if block.endswith(b"\n") else 0)
+        self.data_end = start
+        text = last[:-1] if last.endswith("\r") else last
+        return Record(start, end, text.split(delim), text, line + n)
 
     def _data_records(self, offset: int, line: int) -> Iterator[Record]:
         """Data records from a checkpoint on (blank lines skipped, totals row excluded)."""
@@ -275,15 +317,24 @@ class CsvFile:
             if not self._blank(rec.row):
                 yield rec
 
+    def _data_rows(self, offset: int, stop: int) -> Iterator[list[str]]:
+        """Cells of the data rows in ``[offset, stop)`` (blank lines skipped), blockwise."""
+        delim = self.dialect.delimiter
+        for start, block in blocks(self.path, offset, stop):
+            lines = self._plain_lines(block)
+            if lines is None:
+                yield from (r.row for r in self._records(start, 0, block) if not self._blank(r.row))
+            else:
+                yield from (row_of(ln, delim) for ln in lines)
+
     def _column_sums(self) -> dict[int, float]:
         cols = layout.summary_numeric_columns(self.summary.row, self.total)
         if not cols:
             return {}
         sums = dict.fromkeys(cols, 0.0)
-        start, line = self.checkpoints[0]
-        for rec in self._data_records(start, line):
+        for row in self._data_rows(self.checkpoints[0][0], self.summary.start):
             for c in cols:
-                cell = rec.row[c] if c < len(rec.row) else ""
+                cell = row[c] if c < len(row) else ""
                 if layout.numeric(cell):
                     sums[c] += float(cell)
                 elif cell.strip():
@@ -291,15 +342,38 @@ class CsvFile:
             cols = list(sums)
         return sums
 
-    def _offset_of(self, position: int) -> int:
-        """Byte offset where a row inserted before data row ``position`` goes."""
-        if position >= self.total:
-            return self.data_end
-        start, line = self.checkpoints[position // CHECKPOINT]
-        for k, rec in enumerate(self._data_records(start, line)):
-            if k == position % CHECKPOINT:
-                return rec.start
-        raise AssertionError("checkpoint index out of step with the scan")
+    def offsets_of(self, positions: list[int]) -> dict[int, int]:
+        """Byte offset where rows inserted before each data row ``position`` go.
+
+        One short read from the checkpoint before each group of positions; a plain
+        stretch of rows is measured by its line lengths, anything else parsed.
+        """
+        out = {p: self.data_end for p in positions if p >= self.total}
+        groups: dict[int, set[int]] = {}
+        for p in positions:
+            if p < self.total:
+                groups.setdefault(p // CHECKPOINT, set()).add(p % CHECKPOINT)
+        stop = self.summary.start if self.summary else self.size
+        for cp, wanted in groups.items():
+            start, line = self.checkpoints[cp]
+            first = next(blocks(self.path, start, stop, 256 * 1024), (start, b""))[1]
+            lines = self._plain_lines(first) if first else None
+            if lines is not None and len(lines) > max(wanted):
+                raw = first.split(b"\n")
+                pos, prev = start, 0
+                for k in sorted(wanted):
+                    pos += sum(map(len, raw[prev:k])) + (k - prev)
+                    prev = k
+                    out[cp * CHECKPOINT + k] = pos
+                continue
+            for k, rec in enumerate(self._data_records(start, line)):
+                if k in wanted:
+                    out[cp * CHECKPOINT + k] = rec.start
+                if k >= max(wanted):
+                    break
+        if len(out) != len(set(positions)):
+            raise AssertionError("checkpoint index out of step with the scan")
+        return out
 
     # -- writing --------------------------------------------------------------------------
 
@@ -346,115 +420,8 @@ class CsvFile:
         rest = original.decode(self.encoding.name)[len(self.summary.text) :]
         return self._encode(text + rest)
 
-    def _serial_cuts(self, first_position: int, column: int) -> Iterator[Cut]:
-        """The serial cell of every data row from ``first_position`` on.
-
-        Works on raw lines: most records have no quotes, and their serial cell is found
-        by counting delimiters in bytes, which is safe in UTF-8 and, for , ; and tab,
-        in GB18030 (its trail bytes never fall in that range; '|' can, so it is slow).
-        """
-        enc = self.encoding.name
-        delim = self.dialect.delimiter.encode(enc)
-        quote = self.dialect.quote.encode(enc)
-        fast = enc == "utf-8" or delim in (b",", b";", b"\t")
-        blank_chars = delim + b" \t"
-        stop = self.summary.start if self.summary else self.size
-        offset, _ = self.checkpoints[first_position // CHECKPOINT]
-        index = (first_position // CHECKPOINT) * CHECKPOINT
-        with open(self.path, "rb") as fh:
-            fh.seek(offset)
-            pos, rec_start, parts = offset, offset, []
-            for raw in fh:
-                if not parts:
-                    rec_start = pos
-                pos += len(raw)
-                parts.append(raw)
-                if quote in raw and sum(p.count(quote) for p in parts) % 2:
-                    continue  # inside a quoted cell that spans lines
-                record = b"".join(parts) if len(parts) > 1 else raw
-                parts = []
-                if rec_start >= stop:
-                    return
-                body = record.rstrip(b"\r\n")
-                if fast and quote not in body:
-                    if not body.strip(blank_chars):
-                        continue
-                    if index >= first_position:
-                        s = 0
-                        for _ in range(column):
-                            s = body.find(delim, s) + len(delim)
-                        e = body.find(delim, s)
-                        e = len(body) if e < 0 else e
-                        value = body[s:e].decode(enc)
-                        yield Cut(rec_start + s, rec_start + e, ("serial", index, value))
-                else:
-                    text = body.decode(enc)
-                    row = next(csv.reader([text], delimiter=self.dialect.delimiter), [])
-                    if self._blank(row):
-                        continue
-                    spans = cell_spans(text, self.dialect.delimiter)
-                    if index >= first_position and column < len(spans):
-                        s, e = spans[column]
-                        bs = rec_start + len(text[:s].encode(enc))
-                        be = bs + len(text[s:e].encode(enc))
-                        yield Cut(bs, be, ("serial", index, row[column]))
-                index += 1
-
     def write(self, targets: list[Target], progress: Progress | None = None) -> list[WriteStats]:
         """Write one output per target, reading the input once."""
-        for t in targets:
-            check_positions(t.plan, self.total)
-            check_canary_values(t.plan, self.width)
-        positions = sorted({r.position for t in targets for r in t.plan.rows})
-        offsets = {p: self._offset_of(p) for p in positions}
-        cuts: list[Cut] = [Cut(offsets[p], offsets[p], ("insert", p)) for p in positions]
-        if self.summary is not None:
-            end = self.summary.start + len(self.summary.text.encode(self.encoding.name))
-            cuts.append(Cut(self.summary.start, end, ("summary",)))
-        cuts.sort(key=lambda c: (c.start, c.end))
-        serial_plans = [t.plan for t in targets if t.plan.serial and t.plan.rows]
-        streams = [cuts]
-        if serial_plans:
-            column = serial_plans[0].serial.column
-            first = min(r.position for p in serial_plans for r in p.rows)
-            if first < self.total:
-                streams.append(self._serial_cuts(first, column))
-        merged = heapq.merge(*streams, key=lambda c: (c.start, c.end))
-        with atomic_outputs([t.path for t in targets]) as handles, open(self.path, "rb") as src:
-            outputs = [(h, self._replacer(t.plan)) for h, t in zip(handles, targets, strict=True)]
-            splice(
-                src,
-                outputs,
-                merged,
-                progress=(lambda n: progress(n, self.size)) if progress else None,
-            )
-        return [
-            WriteStats(t.path, self.total + len(t.plan.rows), len(t.plan.rows)) for t in targets
-        ]
+        from canary.feeds.csv_write import write_copies
 
-    def _replacer(self, plan: InjectionPlan):
-        positions = sorted(r.position for r in plan.rows)
-        enc = self.encoding.name
-        quote = self.dialect.quote.encode(enc)
-
-        def replace(cut: Cut, original: bytes) -> bytes | None:
-            kind = cut.key[0]
-            if kind == "insert":
-                return self._canary_bytes(plan, cut.key[1]) or b""
-            if kind == "summary":
-                return self._summary_bytes(plan, original)
-            if kind == "serial" and plan.serial:
-                shift = bisect.bisect_right(positions, cut.key[1])
-                if not shift:
-                    return None
-                value = cut.key[2]
-                try:
-                    new = plan.serial.format(plan.serial.parse(value) + shift)
-                except (ValueError, TypeError):
-                    return None
-                if original[:1] == quote:  # a quoted serial cell stays quoted
-                    return quote + new.encode(enc) + quote
-                return new.encode(enc)
-            return None
-
-        return replace
+        return write_copies(self, targets, progress)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from canary.feeds.errors import MissingColumn
@@ -174,18 +174,43 @@ class SampleBuilder:
         self.tail.append((i, row))
         offset = i - HEAD_ROWS
         if offset % BLOCK_ROWS == 0:
-            block_no = offset // BLOCK_ROWS
-            self._current = None
-            if len(self.blocks) < BLOCKS:
-                self._current = []
-                self.blocks.append((i, self._current))
-            else:
-                slot = self._rng.randint(0, block_no)
-                if slot < BLOCKS:
-                    self._current = []
-                    self.blocks[slot] = (i, self._current)
+            self._start_block(i, offset // BLOCK_ROWS)
         if self._current is not None:
             self._current.append(row)
+
+    def add_batch(self, items: Sequence, to_row: Callable[[object], list[str]]) -> None:
+        """Add consecutive rows at once; only the rows the sample keeps are converted.
+
+        Keeps exactly what ``add`` would keep for the same rows (same head, tail and
+        reservoir draws), at a cost per block of rows instead of per row.
+        """
+        n, i0 = len(items), self.count
+        start = min(n, max(0, HEAD_ROWS - i0))
+        self.head.extend(map(to_row, items[:start]))
+        if start < n:
+            t0 = max(start, n - TAIL_ROWS)
+            self.tail.extend(zip(range(i0 + t0, i0 + n), map(to_row, items[t0:]), strict=True))
+        i, end = i0 + start, i0 + n
+        while i < end:
+            offset = i - HEAD_ROWS
+            if offset % BLOCK_ROWS == 0:
+                self._start_block(i, offset // BLOCK_ROWS)
+            stop = min(end, i + BLOCK_ROWS - offset % BLOCK_ROWS)
+            if self._current is not None:
+                self._current.extend(map(to_row, items[i - i0 : stop - i0]))
+            i = stop
+        self.count = end
+
+    def _start_block(self, i: int, block_no: int) -> None:
+        self._current = None
+        if len(self.blocks) < BLOCKS:
+            self._current = []
+            self.blocks.append((i, self._current))
+        else:
+            slot = self._rng.randint(0, block_no)
+            if slot < BLOCKS:
+                self._current = []
+                self.blocks[slot] = (i, self._current)
 
     def build(self, facts: dict | None = None) -> TableSample:
         rows: dict[int, list[str]] = dict(enumerate(self.head))
