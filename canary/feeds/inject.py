@@ -18,6 +18,7 @@ from canary.feeds import formats
 from canary.feeds.base import Target
 from canary.feeds.xlsx_package import Limits
 from canary.flow import service as flow
+from canary.forging.service import plan_injection, profile_delivery
 from canary.security import audit
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -129,8 +130,6 @@ def inject(
         )
         if progress:
             progress("read", 1, 1)
-        from canary.forging.service import plan_injection, profile_delivery
-
         # One profile per delivery, shared by every holder's plan (profiling is the
         # forger's costliest step and depends on the delivery only).
         profile = profile_delivery(ctx, feed_row, scanned.sample)
