@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, select, text
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -181,6 +182,12 @@ def header_of(entry: EvidenceEntry) -> dict[str, Any]:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _signer(keys: KeyRing) -> Ed25519PrivateKey:
+    # Loading the key costs as much as a signature; a process has one key ring.
+    return keys.evidence_signing_key()
+
+
 def _last(session: Session) -> tuple[int, str]:
     row = session.execute(
         select(EvidenceEntry.seq, EvidenceEntry.entry_hash)
@@ -190,7 +197,7 @@ def _last(session: Session) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
-def _serialise_writers(session: Session) -> None:
+def take_writer_lock(session: Session) -> None:
     """Make concurrent appenders take turns until their transactions end.
 
     PostgreSQL: a transaction-scoped advisory lock. Once it is granted, the next
@@ -223,15 +230,10 @@ def append(
     ``body`` holds ids, keyed hashes, times and counts only. ``at`` defaults to now;
     pass ``ctx.clock()`` where a clock is at hand.
     """
-    if not _KIND.match(kind or ""):
-        raise EvidenceBodyError("an evidence kind is a short lower-case identifier, e.g. 'event'")
-    if not isinstance(body, dict):
-        raise EvidenceBodyError("an evidence body must be a JSON object (a dict)")
-    _check_no_phone(body)
-    body_text = canonical_json(body)
+    body_text = _checked_body(kind, body)
     at_value = (at or utcnow()).astimezone(dt.UTC)
-    signer = keys.evidence_signing_key()
-    _serialise_writers(session)
+    signer = _signer(keys)
+    take_writer_lock(session)
     last_error: IntegrityError | None = None
     for _ in range(_MAX_ATTEMPTS):
         seq, prev = _last(session)
@@ -265,6 +267,78 @@ def append(
             last_error = exc
             continue
         return entry
+    raise CanaryError(
+        "could not append to the evidence log: too many concurrent writers"
+    ) from last_error
+
+
+def _checked_body(kind: str, body: dict) -> str:
+    if not _KIND.match(kind or ""):
+        raise EvidenceBodyError("an evidence kind is a short lower-case identifier, e.g. 'event'")
+    if not isinstance(body, dict):
+        raise EvidenceBodyError("an evidence body must be a JSON object (a dict)")
+    _check_no_phone(body)
+    return canonical_json(body)
+
+
+def append_many(
+    session: Session,
+    keys: KeyRing,
+    items: Sequence[tuple[str, dict, int | None, int | None]],
+    *,
+    at: dt.datetime | None = None,
+) -> int:
+    """Append several entries, in order, in the caller's transaction: ``append`` with
+    the writer lock taken and the head read once, and one multi-row INSERT.
+
+    ``items`` are ``(kind, body, incident_id, event_id)``. Returns how many.
+    """
+    prepared = [(kind, _checked_body(kind, body), inc, ev) for kind, body, inc, ev in items]
+    if not prepared:
+        return 0
+    at_value = (at or utcnow()).astimezone(dt.UTC)
+    at_text = _at_text(at_value)
+    signer = _signer(keys)
+    take_writer_lock(session)
+    last_error: IntegrityError | None = None
+    for _ in range(_MAX_ATTEMPTS):
+        seq, prev = _last(session)
+        rows = []
+        for kind, body_text, incident_id, event_id in prepared:
+            seq += 1
+            entry_hash = compute_entry_hash(
+                header(
+                    seq=seq,
+                    prev_hash=prev,
+                    kind=kind,
+                    at=at_text,
+                    incident_id=incident_id,
+                    event_id=event_id,
+                    body_sha256=body_hash(body_text),
+                )
+            )
+            signature = signer.sign(entry_hash.encode("ascii"))
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": at_value,
+                    "kind": kind,
+                    "incident_id": incident_id,
+                    "event_id": event_id,
+                    "body": body_text,
+                    "prev_hash": prev,
+                    "entry_hash": entry_hash,
+                    "signature": base64.b64encode(signature).decode("ascii"),
+                }
+            )
+            prev = entry_hash
+        try:
+            with session.begin_nested():
+                session.execute(insert(EvidenceEntry), rows)
+        except IntegrityError as exc:  # another writer took these seqs: read the new head
+            last_error = exc
+            continue
+        return len(rows)
     raise CanaryError(
         "could not append to the evidence log: too many concurrent writers"
     ) from last_error

@@ -41,13 +41,30 @@ class Job:
 
 
 JOBS: tuple[Job, ...] = (
-    Job(
-        "attribute-pending", "canary.attribution.service:process_pending", "outbox_interval_seconds"
-    ),
+    Job("attribute-pending", "canary.scheduling.jobs:attribute_pending", "outbox_interval_seconds"),
     Job("drain-outbox", "canary.alerts.outbox:drain", "outbox_interval_seconds"),
     Job("poll-provider", "canary.telephony.polling:poll", "poll_interval_seconds"),
     Job("watch-inboxes", "canary.feeds.watch:scan_inboxes", "watch_interval_seconds"),
 )
+
+
+def attribute_pending(ctx: Context) -> int:
+    """Append the evidence entries of newly stored events, then attribute pending events.
+
+    Evidence first, so the log shows an event before the incident change it causes.
+    A failing evidence append does not hold attribution back: those events stay
+    ``evidence_pending`` and the next run appends them.
+    """
+    from canary.attribution import service
+    from canary.telephony import evidence
+
+    try:
+        logged = evidence.log_pending(ctx)
+    except Exception:
+        log.exception("appending evidence for stored events failed; will retry")
+        logged = 0
+    return logged + service.process_pending(ctx)
+
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 

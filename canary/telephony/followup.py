@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from canary.canaries import registry
 from canary.context import Context
-from canary.telephony import mentions, speech, twiml
+from canary.telephony import evidence, mentions, speech, twiml
 from canary.telephony.inbound import Inbound
+from canary.telephony.intake import Received
 from canary.telephony.models import ContactPoint, Event, EventCanary
 
 log = logging.getLogger("canary.telephony.followup")
@@ -106,6 +107,7 @@ def _transcribe(session: Session, ctx: Context, event: Event, item: Inbound) -> 
             via="stt",
             classification="evidence",
             detail={"text_chars": len(text), "recording_sid": item.recording_sid},
+            evidence_pending=True,  # its entry is appended by evidence.log_pending
         )
         transcript.payload_enc = ctx.keys.encrypt_json(
             {"text": text, "locale": locale},
@@ -116,14 +118,22 @@ def _transcribe(session: Session, ctx: Context, event: Event, item: Inbound) -> 
     return text
 
 
-def process(ctx: Context, event_id: int, item: Inbound) -> None:
-    """Mentions, then attribution, for a freshly stored event. Never raises.
+def process(ctx: Context, received: Received, item: Inbound) -> None:
+    """Evidence, mentions, then attribution, for a freshly stored event. Never raises.
 
-    With ``attribute_in_webhook`` off, the event stays ``pending`` and the scheduler's
-    ``attribution.service.process_pending`` attributes it: the webhook then costs only
-    the store, whatever the size of the registry.
+    With ``attribute_in_webhook`` off, the scheduler's ``attribute-pending`` job appends
+    the evidence entry and attributes the event: the webhook then costs only the store,
+    whatever the size of the registry and however many webhooks arrive at once. On,
+    the entry is appended here first, so the log shows the event before any incident
+    change it causes.
     """
+    event_id = received.event_id
     inline = ctx.settings.attribute_in_webhook
+    if inline:
+        try:
+            evidence.log_events(ctx, received.new_event_ids or (event_id,))
+        except Exception as exc:  # the event is stored; the job appends the entry later
+            log.warning("event %s: evidence entry deferred (%s)", event_id, type(exc).__name__)
     if not inline and not item.text and item.kind != "recording":
         return  # nothing to match and attribution is the scheduler's: no second transaction
     target_id = None

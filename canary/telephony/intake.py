@@ -3,10 +3,13 @@
 The order is the point of this module:
 
 1. check the parameters (``inbound.read``), refusing garbled ones with a clear reason;
-2. store the event, verbatim and encrypted, with its evidence-log entry, and COMMIT,
-   so nothing the caller did is lost even if everything after fails;
-3. only then look for name and birth-date mentions and hand the event to attribution.
-   If attribution fails, the event stays ``pending`` and the scheduler retries it.
+2. store the event, verbatim and encrypted, in one short transaction (one INSERT, no
+   ORM) and COMMIT, so nothing the caller did is lost even if everything after fails;
+   the event is marked ``evidence_pending``;
+3. only then append its evidence-log entry (hash-chained and signed, serialised across
+   writers: ``canary.telephony.evidence``), look for name and birth-date mentions and
+   hand the event to attribution. With ``attribute_in_webhook`` off all of that is the
+   scheduler's; whatever fails here stays pending and the scheduler retries it.
 
 Events are unique per (provider, kind, SID): a replayed or re-polled webhook finds the
 stored event and is answered normally without creating a second one.
@@ -15,17 +18,21 @@ stored event and is answered normally without creating a second one.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
-import hashlib
+import fcntl
+import functools
 import json
 import logging
-from collections.abc import Mapping
+import os
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from canary import phones
 from canary.context import Context
@@ -60,11 +67,13 @@ class Received:
     contact_point_id: int | None
     country: str  # of the matched number, for the greeting's language
     classification: str
+    # Rows this webhook inserted (a status callback may also insert its missed call).
+    new_event_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Match:
-    contact_point: ContactPoint | None
+    contact_point: pool.Target | None
     matched_on: str  # sip_header | forwarded_from | to | parent | "" (unmatched)
     candidates: tuple[int, ...]
 
@@ -83,7 +92,12 @@ def number_in(raw: str) -> str | None:
     return phones.try_normalize(text)
 
 
-def match(session: Session, ctx: Context, item: Inbound) -> Match:
+# The numbers called are the service's own (pool and Twilio numbers): a bounded set,
+# worth remembering normalised. Callers' numbers are not cached.
+_called_number = functools.lru_cache(maxsize=4096)(number_in)
+
+
+def match(conn: Connection, ctx: Context, item: Inbound) -> Match:
     """The pool number a call or message was meant for.
 
     A SIP header set by our own forwarding server is the most specific, then Twilio's
@@ -96,10 +110,10 @@ def match(session: Session, ctx: Context, item: Inbound) -> Match:
         ("forwarded_from", item.forwarded_from),
         ("to", item.to),
     ):
-        number = number_in(raw)
+        number = _called_number(raw)
         if not number:
             continue
-        points = pool.candidates_for(session, ctx, number)
+        points = pool.targets_for(conn, ctx, number)
         if len(points) == 1:
             return Match(points[0], source, (points[0].id,))
         if points and not ambiguous:
@@ -135,60 +149,81 @@ def caller_of(ctx: Context, event: Event) -> str | None:
     return ctx.keys.decrypt_text(event.caller_enc, "caller")
 
 
-def _existing(session: Session, kind: str, sid: str, provider: str = PROVIDER) -> Event | None:
-    return session.scalar(
-        select(Event).where(
-            Event.provider == provider, Event.kind == kind, Event.provider_sid == sid
-        )
-    )
+_EVENT = Event.__table__
+_INSERT_EVENT = insert(_EVENT)
+_FIND_EVENT = select(
+    _EVENT.c.id,
+    _EVENT.c.contact_point_id,
+    _EVENT.c.caller_hash,
+    _EVENT.c.caller_block_hash,
+    _EVENT.c.caller_enc,
+    _EVENT.c.classification,
+).where(
+    _EVENT.c.provider == bindparam("provider"),
+    _EVENT.c.kind == bindparam("kind"),
+    _EVENT.c.provider_sid == bindparam("sid"),
+)
 
 
-def _set_caller(ctx: Context, event: Event, raw_from: str) -> None:
+def _existing(conn: Connection, kind: str, sid: str, provider: str = PROVIDER) -> Row | None:
+    return conn.execute(_FIND_EVENT, {"provider": provider, "kind": kind, "sid": sid}).first()
+
+
+def _caller(ctx: Context, raw_from: str) -> dict[str, Any]:
     number = number_in(raw_from)
     if number:
-        event.caller_hash = pool.phone_hash(ctx, number)
-        event.caller_block_hash = ctx.keys.lookup_hash("phone-block", phones.block_of(number))
-        event.caller_enc = ctx.keys.encrypt_text(number, "caller")
-    elif raw_from and raw_from.strip().lower() not in HIDDEN_CALLERS:
+        return {
+            "caller_hash": pool.phone_hash(ctx, number),
+            "caller_block_hash": ctx.keys.lookup_hash("phone-block", phones.block_of(number)),
+            "caller_enc": ctx.keys.encrypt_text(number, "caller"),
+        }
+    if raw_from and raw_from.strip().lower() not in HIDDEN_CALLERS:
         # A SIP URI or alphanumeric sender: still correlate repeats of it.
-        event.caller_hash = ctx.keys.lookup_hash("caller-raw", raw_from.strip().lower())
-        event.caller_enc = ctx.keys.encrypt_text(raw_from.strip()[:200], "caller")
+        return {
+            "caller_hash": ctx.keys.lookup_hash("caller-raw", raw_from.strip().lower()),
+            "caller_block_hash": "",
+            "caller_enc": ctx.keys.encrypt_text(raw_from.strip()[:200], "caller"),
+        }
+    return {"caller_hash": "", "caller_block_hash": "", "caller_enc": None}
 
 
-def _build(
+def _row(
     ctx: Context,
     item: Inbound,
     kind: str,
     sid: str,
     parent_sid: str,
-    payload: dict,
+    payload: bytes,
     via: str,
     now: dt.datetime,
-) -> Event:
-    event = Event(
-        kind=kind,
-        provider=PROVIDER,
-        provider_sid=sid,
-        parent_sid=parent_sid,
-        occurred_at=item.occurred_at or now,
-        received_at=now,
-        via=via,
-        classification="pending",
-        detail={},
-    )
-    event.payload_enc = ctx.keys.encrypt_json(payload, _aad(kind, PROVIDER, sid))
-    _set_caller(ctx, event, item.from_)
-    return event
+) -> dict[str, Any]:
+    """The event's row. ``payload`` is the JSON text (encrypted here, under its own AAD)."""
+    return {
+        "kind": kind,
+        "provider": PROVIDER,
+        "provider_sid": sid,
+        "parent_sid": parent_sid,
+        "occurred_at": item.occurred_at or now,
+        "received_at": now,
+        "via": via,
+        "classification": "pending",
+        "detail": {},
+        "incident_id": None,
+        "payload_enc": ctx.keys.encrypt(payload, _aad(kind, PROVIDER, sid).encode()),
+        # The webhook only stores; the evidence entry is the scheduler's (evidence.py).
+        "evidence_pending": True,
+        **_caller(ctx, item.from_),
+    }
 
 
-def _describe(item: Inbound, found: Match, contact_point: ContactPoint | None, at) -> dict:
+def _describe(item: Inbound, found: Match, point: pool.Target | None, at) -> dict:
     """Clear-text detail for attribution: ids, flags and counts, never personal data."""
     detail: dict[str, Any] = {"matched_on": found.matched_on}
     if found.candidates and found.contact_point is None:
         detail["candidate_contact_point_ids"] = list(found.candidates)
-    if contact_point is not None:
-        detail["in_quarantine"] = lifecycle.in_quarantine(contact_point, at)
-        detail["contact_point_state"] = contact_point.state
+    if point is not None:
+        detail["in_quarantine"] = lifecycle.in_quarantine(point, at)
+        detail["contact_point_state"] = point.state
     if item.status:
         detail["status"] = item.status
     if item.duration_seconds is not None:
@@ -202,101 +237,134 @@ def _describe(item: Inbound, found: Match, contact_point: ContactPoint | None, a
     return detail
 
 
-def _evidence(session: Session, ctx: Context, event: Event, payload: dict) -> None:
-    """Append the event to the tamper-evident log, in the event's own transaction.
+def _point(conn: Connection, point_id: int | None) -> pool.Target | None:
+    if not point_id:
+        return None
+    row = conn.execute(
+        select(
+            ContactPoint.id, ContactPoint.country, ContactPoint.state, ContactPoint.quarantine_until
+        ).where(ContactPoint.id == point_id)
+    ).first()
+    return pool.Target(*row) if row else None
 
-    A savepoint keeps a failing evidence log from losing the event: the event is
-    stored either way and flagged so the gap is visible.
+
+@dataclass(frozen=True)
+class _Stored:
+    event_id: int
+    duplicate: bool
+    point: pool.Target | None
+    classification: str
+    new_ids: tuple[int, ...] = ()
+
+
+def _duplicate(conn: Connection, item: Inbound) -> _Stored | None:
+    existing = _existing(conn, item.kind, item.sid)
+    if existing is None:
+        return None
+    return _Stored(
+        existing.id, True, _point(conn, existing.contact_point_id), existing.classification
+    )
+
+
+def _store(conn: Connection, ctx: Context, item: Inbound, payload: bytes, via: str) -> _Stored:
+    """Insert and commit the event (and, for a status callback of an unseen call, the call).
+
+    Every read comes first; the write transaction holds the inserts and nothing else,
+    so SQLite's single write lock is held for as short a time as possible. A replay is
+    found by the unique (provider, kind, SID) constraint, not by a SELECT before every
+    insert: replays are rare, first deliveries are not.
     """
-    body = {
-        "event_id": event.id,
-        "kind": event.kind,
-        "provider": event.provider,
-        "provider_sid": event.provider_sid,
-        "parent_sid": event.parent_sid,
-        "contact_point_id": event.contact_point_id,
-        "caller_hash": event.caller_hash,
-        "caller_block_hash": event.caller_block_hash,
-        "occurred_at": event.occurred_at.isoformat(),
-        "received_at": event.received_at.isoformat(),
-        "via": event.via,
-        # Lets an auditor check the decrypted payload is the one logged.
-        "payload_sha256": hashlib.sha256(
-            json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-        ).hexdigest(),
-    }
-    try:
-        from canary.evidence import log as evidence_log
-
-        with session.begin_nested():
-            evidence_log.append(session, ctx.keys, "event", body, event_id=event.id)
-    except Exception as exc:  # the event itself must survive any evidence failure
-        log.warning("event %s stored without evidence entry: %s", event.id, type(exc).__name__)
-        event.detail = {**event.detail, "evidence_pending": True}
-
-
-def _store(
-    session: Session,
-    ctx: Context,
-    item: Inbound,
-    payload: dict,
-    via: str,
-) -> tuple[Event, bool, ContactPoint | None]:
-    """Insert the event (and, for a status callback of an unseen call, the call)."""
     now = ctx.clock()
-    existing = _existing(session, item.kind, item.sid)
-    if existing is not None:
-        point = (
-            session.get(ContactPoint, existing.contact_point_id)
-            if existing.contact_point_id
-            else None
-        )
-        return existing, True, point
     if item.kind in ("call", "sms", "status"):
-        found = match(session, ctx, item)
+        found = match(conn, ctx, item)
     else:
         found = Match(None, "", ())
+    point = found.contact_point
     parent = None
+    insert_parent = False
     if item.parent_sid:
         parent_kind = "call" if item.parent_sid.startswith("CA") else "sms"
-        parent = _existing(session, parent_kind, item.parent_sid)
-        if parent is None and item.kind == "status" and parent_kind == "call" and item.to:
-            # The voice webhook was missed but the status callback arrived: it carries
-            # the call's parameters, so the call itself is not lost.
-            parent = _build(ctx, item, "call", item.parent_sid, "", payload, "status", now)
-            point = found.contact_point
-            parent.contact_point_id = point.id if point else None
-            parent.detail = _describe(item, found, point, parent.occurred_at)
-            parent.classification = "pending" if (point or found.candidates) else "unmatched"
-            session.add(parent)
-            session.flush()
-            _evidence(session, ctx, parent, payload)
-    point = found.contact_point
-    if point is None and parent is not None and parent.contact_point_id:
-        point = session.get(ContactPoint, parent.contact_point_id)
-        found = Match(point, "parent", (point.id,))
-    event = _build(ctx, item, item.kind, item.sid, item.parent_sid, payload, via, now)
-    if parent is not None and not item.from_:
-        event.caller_hash, event.caller_block_hash = parent.caller_hash, parent.caller_block_hash
-        event.caller_enc = parent.caller_enc
-    event.contact_point_id = point.id if point else None
-    event.detail = _describe(item, found, point, event.occurred_at)
-    if item.kind in DETAIL_KINDS or (item.kind == "transcription" and parent is not None):
-        event.classification = "evidence"
-    elif point is None and not found.candidates:
-        event.classification = "unmatched"
-    session.add(event)
-    session.flush()
-    if item.kind in ("call", "sms") and point is not None and via != "webhook":
-        # Recordings or statuses that arrived before their (backfilled) call now get its
-        # number. A call's own webhook always precedes its callbacks, so skip it there.
-        session.execute(
-            update(Event)
-            .where(Event.parent_sid == item.sid, Event.contact_point_id.is_(None))
-            .values(contact_point_id=point.id)
+        parent = _existing(conn, parent_kind, item.parent_sid)
+        # The voice webhook was missed but the status callback arrived: it carries the
+        # call's parameters, so the call itself is not lost.
+        insert_parent = (
+            parent is None and item.kind == "status" and parent_kind == "call" and bool(item.to)
         )
-    _evidence(session, ctx, event, payload)
-    return event, False, point
+        if point is None and parent is not None and parent.contact_point_id:
+            point = _point(conn, parent.contact_point_id)
+            found = Match(point, "parent", (parent.contact_point_id,))
+    row = _row(ctx, item, item.kind, item.sid, item.parent_sid, payload, via, now)
+    if parent is not None and not item.from_:
+        row["caller_hash"], row["caller_block_hash"] = parent.caller_hash, parent.caller_block_hash
+        row["caller_enc"] = parent.caller_enc
+    row["contact_point_id"] = point.id if point else None
+    row["detail"] = _describe(item, found, point, row["occurred_at"])
+    if item.kind in DETAIL_KINDS or (item.kind == "transcription" and parent is not None):
+        row["classification"] = "evidence"
+    elif point is None and not found.candidates:
+        row["classification"] = "unmatched"
+    parent_row = None
+    if insert_parent:
+        parent_row = _row(ctx, item, "call", item.parent_sid, "", payload, "status", now)
+        parent_row["contact_point_id"] = row["contact_point_id"]
+        parent_row["detail"] = _describe(item, found, point, parent_row["occurred_at"])
+        parent_row["classification"] = "pending" if (point or found.candidates) else "unmatched"
+    conn.rollback()  # end the read-only transaction (and its snapshot) before writing
+    new_ids: list[int] = []
+    with _writers_queue(ctx.db.url):
+        try:
+            if parent_row is not None:
+                new_ids.append(conn.execute(_INSERT_EVENT, parent_row).inserted_primary_key[0])
+            event_id = conn.execute(_INSERT_EVENT, row).inserted_primary_key[0]
+            new_ids.append(event_id)
+            if item.kind in ("call", "sms") and point is not None and via != "webhook":
+                # Recordings or statuses that arrived before their (backfilled) call now
+                # get its number. A call's own webhook always precedes its callbacks.
+                conn.execute(
+                    update(Event)
+                    .where(Event.parent_sid == item.sid, Event.contact_point_id.is_(None))
+                    .values(contact_point_id=point.id)
+                )
+            conn.commit()
+        except BaseException:
+            conn.rollback()  # before the next writer's turn: SQLite keeps the lock until then
+            raise
+    return _Stored(event_id, False, point, row["classification"], tuple(new_ids))
+
+
+_QUEUES: dict[str, tuple[threading.Lock, int | None]] = {}
+
+
+@contextlib.contextmanager
+def _writers_queue(url: str) -> Iterator[None]:
+    """On SQLite, make webhook writers queue for the database's write lock.
+
+    SQLite has one writer at a time and a waiting writer polls, sleeping 1, 2, 5, 10 ms
+    and more between tries: with several gunicorn workers, most of a webhook's time
+    went to those sleeps. A blocking ``flock`` on a file beside the database (plus a
+    thread lock, as flock does not exclude threads of one process) hands the turn to
+    the next writer the moment the previous one commits. Other databases queue
+    fairly by themselves.
+    """
+    if not url.startswith("sqlite"):
+        yield
+        return
+    queue = _QUEUES.get(url)
+    if queue is None:
+        path = url.split("///", 1)[-1]
+        fd = None
+        if path and path != ":memory:":
+            fd = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+        queue = _QUEUES.setdefault(url, (threading.Lock(), fd))
+    lock, fd = queue
+    with lock:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def receive(
@@ -321,26 +389,33 @@ def receive(
     payload = {"params": _clean(item.params), "via": via, "url": url}
     if raw_body is not None:
         payload["raw_body_b64"] = base64.b64encode(raw_body).decode()
-    try:
-        with ctx.db.session() as session:
-            event, duplicate, point = _store(session, ctx, item, payload, via)
-            result = Received(
-                event.id,
-                kind,
-                duplicate,
-                point.id if point else None,
-                point.country if point else "",
-                event.classification,
-            )
-    except IntegrityError:
-        # A concurrent delivery of the same SID won the insert: this one is a replay.
-        with ctx.db.session() as session:
-            event = _existing(session, item.kind, item.sid)
-            if event is None:
-                raise
-            result = Received(
-                event.id, kind, True, event.contact_point_id, "", event.classification
-            )
+    # The same serialisation as KeyRing.encrypt_json, so payload_of reads it back.
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+    stored = None
+    for attempt in (1, 2):
+        try:
+            with ctx.db.engine.connect() as conn:
+                stored = _store(conn, ctx, item, text, via)
+            break
+        except IntegrityError:
+            # A concurrent delivery of the same SID won the insert: this one is a replay.
+            # Otherwise a concurrent callback stored the parent call first: retry once.
+            with ctx.db.engine.connect() as conn:
+                stored = _duplicate(conn, item)
+            if stored is not None or attempt == 2:
+                break
+    if stored is None:
+        raise RuntimeError("event store refused the insert twice")  # not reached in practice
+    point = stored.point
+    result = Received(
+        stored.event_id,
+        kind,
+        stored.duplicate,
+        point.id if point else None,
+        point.country if point else "",
+        stored.classification,
+        stored.new_ids,
+    )
     if result.duplicate:
         log.info("%s %s: duplicate of event %s, not stored again", via, kind, result.event_id)
         return result
@@ -353,5 +428,5 @@ def receive(
     )
     from canary.telephony import followup
 
-    followup.process(ctx, result.event_id, item)
+    followup.process(ctx, result, item)
     return result

@@ -6,12 +6,14 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Float,
     ForeignKey,
     Integer,
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -98,6 +100,12 @@ class Event(Base):
         ForeignKey("incident.id"), nullable=True, index=True
     )
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Stored (committed) but not yet in the evidence log: the webhook only stores, and
+    # ``canary.telephony.evidence.log_pending`` appends the hash-chained, signed entries
+    # in id order. Indexed because that job looks for the few rows where it is true.
+    evidence_pending: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
 
     canaries: Mapped[list[EventCanary]] = relationship(
         back_populates="event", cascade="all, delete-orphan"

@@ -9,6 +9,8 @@ only for English locales; other languages go through the speech-to-text hook
 
 from __future__ import annotations
 
+import functools
+
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -36,9 +38,13 @@ def locale_for(country: str | None, settings: Settings) -> str:
 
 def voicemail(settings: Settings, locale: str) -> str:
     """Greeting, then record with status callbacks pointing at this service."""
-    base = settings.public_base_url.rstrip("/")
+    return _voicemail(settings.public_base_url.rstrip("/"), settings.greeting(locale), locale)
+
+
+# The answer depends only on these three strings: built once per process, not per call.
+@functools.lru_cache(maxsize=64)
+def _voicemail(base: str, greeting: str, locale: str) -> str:
     response = VoiceResponse()
-    greeting = settings.greeting(locale)
     if greeting:
         response.say(greeting, language=SAY_LANGUAGE.get(locale, locale.replace("_", "-")))
     record = {
@@ -58,12 +64,14 @@ def voicemail(settings: Settings, locale: str) -> str:
     return str(response)
 
 
+@functools.cache
 def hangup() -> str:
     response = VoiceResponse()
     response.hangup()
     return str(response)
 
 
+@functools.cache
 def empty_messaging() -> str:
     """No reply to an SMS: a private phone does not answer marketers automatically."""
     return str(MessagingResponse())
