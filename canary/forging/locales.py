@@ -40,8 +40,9 @@ class LocalePack:
         best = min(decades, key=lambda d: abs(d + 5 - birth_year))
         return table[best]
 
-    @property
+    @functools.cached_property
     def compound_surnames(self) -> list[str]:
+        # Cached: split_han asks for it once per name, and profiling splits thousands.
         return sorted((s for s in self.surnames if len(s) > 1), key=len, reverse=True)
 
 
