@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from canary.errors import CanaryError
-from canary.forging import idcard, names
+from canary.forging import frequency, idcard, names
 from canary.forging.locales import LocalePack
 from canary.forging.profile import EMPTY_TOKENS, Column, FeedProfile, years_between
 from canary.forging.values import fill_digits, formula_safe, parse_date, parse_number, render_number
@@ -38,28 +38,20 @@ def weighted(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(keys, weights=[weights[k] for k in keys], k=1)[0]
 
 
-def good_turing_new(counts: Counter) -> float:
-    """Chance the next value is one not seen yet: singletons / total (Good–Turing)."""
-    total = sum(counts.values())
-    if total < 10:
-        return 0.3
-    singles = sum(1 for n in counts.values() if n == 1)
-    return min(0.6, max(0.02, singles / total))
-
-
-def blend(
-    rng: random.Random, seen: Counter, pack: dict[str, float], p_new: float | None = None
-) -> str:
-    """Draw like the feed: a value it shows (by frequency), or an unseen one from the pack."""
-    unseen = {k: w for k, w in pack.items() if k not in seen}
-    p_new = good_turing_new(seen) if p_new is None else p_new
-    if seen and (not unseen or rng.random() >= p_new):
-        return weighted(rng, dict(seen))
-    return weighted(rng, unseen or pack)
+def _unseen(rng: random.Random, pack: dict[str, float], seen: Counter) -> str | None:
+    """A pack value the feed does not show, by the pack's weights (None if none is left)."""
+    unseen = {k: w for k, w in pack.items() if k not in seen and w > 0}
+    return weighted(rng, unseen) if unseen else None
 
 
 class NameMaker:
-    """Names blended from the feed's name column and the locale pack."""
+    """Names drawn like one more row of the feed's name column (see ``frequency``).
+
+    Surnames, given names and given-name characters each follow the feed's own counts;
+    values the feed has not shown come from the locale pack, as often as the feed's own
+    rare values stay rare (so a canary's character is "seen nowhere else" about as often
+    as a real row's).
+    """
 
     def __init__(self, column: Column, pack: LocalePack) -> None:
         self.pack = pack
@@ -71,6 +63,7 @@ class NameMaker:
         self.givens: Counter = Counter()
         self.firsts: Counter = Counter()
         self.examples = column.values
+        self.given_first = True
         for value in column.values:
             if self.han and names.is_han(value):
                 surname, given = names.split_han(value, pack)
@@ -80,47 +73,114 @@ class NameMaker:
                 for pos, ch in enumerate(given):
                     self.chars.setdefault((len(given), pos), Counter())[ch] += 1
                     self.all_chars[ch] += 1
-            elif not self.han:
-                words = value.replace(",", " ").split()
-                lasts = {s.lower() for s in pack.surnames}
-                for w in words:
-                    (self.surnames if w.lower() in lasts else self.firsts)[w.title()] += 1
-
-    def make(self, rng: random.Random, birth_year: int | None) -> str:
-        given = self.pack.given_for("female", birth_year)
-        surname = blend(rng, self.surnames, self.pack.surnames)
         if not self.han:
-            first = blend(rng, self.firsts, given.weights)
+            self.given_first = _given_first(column.values, pack)
+            for value in column.values:
+                parts = _latin_parts(value, self.given_first)
+                if parts:
+                    self.firsts[parts[0].title()] += 1
+                    self.surnames[parts[1].title()] += 1
+        self.surname_survival = frequency.novelty_survival(self.surnames)
+        self.char_survival = frequency.novelty_survival(self.all_chars)
+        self.first_survival = frequency.novelty_survival(self.firsts)
+
+    def make(self, rng: random.Random, birth_year: int | None, *, from_pack: bool = False) -> str:
+        """One name; ``from_pack`` takes the given name from the locale pack instead, for
+        feeds whose own names leave no unused combination (``张1`` ... ``张30``)."""
+        given = self.pack.given_for("female", birth_year)
+        surname = frequency.draw_like_feed(
+            rng,
+            self.surnames,
+            self.surname_survival,
+            lambda r: _unseen(r, self.pack.surnames, self.surnames),
+        )
+        if from_pack:
+            if not self.han:
+                return self._latin_layout(rng, weighted(rng, given.weights), surname)
+            length = 2 if rng.random() < given.two_char_share else 1
+            return surname + "".join(weighted(rng, given.weights) for _ in range(length))
+        if not self.han:
+            first = frequency.draw_like_feed(
+                rng,
+                self.firsts,
+                self.first_survival,
+                lambda r: _unseen(r, given.weights, self.firsts),
+            )
             return self._latin_layout(rng, first, surname)
-        # Two-level Good–Turing: in feeds where given names repeat (popular names of a
-        # cohort) reuse one with a new surname; where they are mostly unique, compose
-        # a new one from characters. The feed decides which, not a constant.
-        if self.givens and rng.random() >= good_turing_new(self.givens):
-            return surname + weighted(rng, dict(self.givens))
+        # Given names: one the feed holds k times with the chance a real row's given name
+        # is held k times by the others; k = 0 composes a new one from characters.
+        k = frequency.occurrence_draw(rng, self.givens)
+        if k:
+            return surname + frequency.with_count(rng, self.givens, k)
         if sum(self.lengths.values()) >= 20:
-            length = int(weighted(rng, {str(k): v for k, v in self.lengths.items() if k}))
+            length = int(weighted(rng, {str(n): c for n, c in self.lengths.items() if n}))
         else:
             length = 2 if rng.random() < given.two_char_share else 1
-        chars = [
-            blend(rng, self.chars.get((length, pos), Counter()), given.weights)
-            for pos in range(length)
-        ]
+        chars = [self._char(rng, length, pos, given.weights) for pos in range(length)]
         return surname + "".join(chars)
+
+    def _char(self, rng: random.Random, length: int, pos: int, pack: dict[str, float]) -> str:
+        """A given-name character for this place, like one more name of the feed."""
+        here = self.chars.get((length, pos), Counter())
+
+        def new_here(r: random.Random) -> str | None:
+            # New at this place: a character the feed never shows (as often as its rare
+            # characters stay unseen), otherwise one it shows elsewhere in given names.
+            if not self.all_chars or r.random() < self.char_survival:
+                fresh = _unseen(r, pack, self.all_chars)
+                if fresh is not None:
+                    return fresh
+            elsewhere = Counter({c: n for c, n in self.all_chars.items() if c not in here})
+            return weighted(r, dict(elsewhere)) if elsewhere else None
+
+        return frequency.draw_like_feed(rng, here, 1.0, new_here)
 
     def _latin_layout(self, rng: random.Random, first: str, last: str) -> str:
         """Write the name like a real cell: "Jane Smith", "SMITH, Jane", "Smith Jane"."""
         template = rng.choice(self.examples) if self.examples else "First Last"
-        words = template.replace(",", " , ").split()
-        lasts = {s.lower() for s in self.pack.surnames}
-        out, used_first = [], False
-        for w in words:
-            if w == ",":
-                out.append(",")
-                continue
-            new = last if (w.lower() in lasts or used_first) else first
-            used_first = used_first or new == first
-            out.append(new.upper() if w.isupper() and len(w) > 1 else new)
-        return " ".join(out).replace(" ,", ",")
+        comma = "," in template
+        words = template.replace(",", " ").split()
+        if len(words) < 2:
+            return f"{first} {last}"
+        given_at, surname_at = _latin_slots(len(words), comma or not self.given_first)
+        out = list(words)  # middle names or initials of the template stay as written
+        for at, new in ((given_at, first), (surname_at, last)):
+            out[at] = new.upper() if words[at].isupper() and len(words[at]) > 1 else new
+        if comma:
+            return f"{out[0]}, {' '.join(out[1:])}"
+        return " ".join(out)
+
+
+def _latin_slots(width: int, surname_first: bool) -> tuple[int, int]:
+    """(given, surname) word positions: "Jane Q. Smith" or "Smith Jane" / "SMITH, Jane"."""
+    return (1, 0) if surname_first else (0, width - 1)
+
+
+def _latin_parts(value: str, given_first: bool) -> tuple[str, str] | None:
+    """(given name, surname) of a Latin name cell, by the column's word order."""
+    comma = "," in value
+    words = [w.strip(".") for w in value.replace(",", " ").split()]
+    if len(words) < 2 or not all(w.isalpha() for w in words):
+        return None
+    given_at, surname_at = _latin_slots(len(words), comma or not given_first)
+    return words[given_at], words[surname_at]
+
+
+def _given_first(values: list[str], pack: LocalePack) -> bool:
+    """Does the column write the given name first? Decided by the pack's known surnames.
+
+    Position, not a per-word lookup, then splits every cell: a surname missing from the
+    pack ("Yoder") must not be taken for a first name.
+    """
+    surnames = {s.lower() for s in pack.surnames}
+    lead = tail = 0
+    for value in values[:2000]:
+        words = value.replace(",", " ").split()
+        if "," in value or len(words) < 2:
+            continue
+        lead += words[0].lower() in surnames
+        tail += words[-1].lower() in surnames
+    return tail >= lead
 
 
 def _jitter_date(rng: random.Random, col: Column, text: str) -> str:
@@ -232,8 +292,8 @@ def mint_row(
             persona["id_number"] = values[col.index]
     for col in profile.of_role("name"):
         maker = NameMaker(col, profile.pack)
-        for _ in range(200):
-            name = maker.make(rng, birth_year)
+        for attempt in range(200):
+            name = maker.make(rng, birth_year, from_pack=attempt >= 150)
             if name not in profile.real_names and name_ok(name):
                 break
         else:

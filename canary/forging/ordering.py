@@ -160,6 +160,24 @@ def row_key(keys: list[SortKey], row: list[str]) -> list[Any]:
     return [compare_key(k.kind, row[k.column]) for k in keys]
 
 
+def compare_rows(keys: list[SortKey], a: list[str], b: list[str]) -> int:
+    """-1 if ``a`` comes before ``b`` in the file's order, 1 if after, 0 if either may.
+
+    Canaries that share a gap must also be in order among themselves: each fits its
+    real neighbours, but two of them side by side in the wrong order break the sort.
+    """
+    for key in keys:
+        ka, kb = compare_key(key.kind, a[key.column]), compare_key(key.kind, b[key.column])
+        if ka is None or kb is None or ka == kb:
+            continue
+        try:
+            before = ka < kb
+        except TypeError:
+            continue
+        return (-1 if before else 1) * (-1 if key.descending else 1)
+    return 0
+
+
 def fits(
     keys: list[SortKey], before: list[str] | None, row: list[str], after: list[str] | None
 ) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from canary import phones
 from canary.forging import idcard, names
+from canary.forging.frequency import novelty_survival
 from canary.forging.locales import LocalePack
 from canary.forging.locales import load as load_pack
 from canary.forging.ordering import SortKey, detect_serial, detect_sort_keys
@@ -57,6 +58,8 @@ class Column:
     region: str = ""
     number_type: str = "mobile"
     prefixes: Counter = field(default_factory=Counter)
+    # How often a prefix new to this feed stays new to an archive (frequency).
+    prefix_survival: float = 0.0
     script: str = ""
     has_time: bool = False
 
@@ -205,12 +208,17 @@ def _fill_stats(col: Column, region: str) -> None:
             col.low, col.high = min(stamps), max(stamps)
             col.has_time = any(p[1].time for p in parsed)
     elif col.role == "phone" and not col.masked:
+        seq = []
         for v in vals:
             e164 = _phone_of(v, region)
             if e164:
-                col.prefixes[phones.national_digits(e164)[:3]] += 1
+                seq.append(phones.national_digits(e164)[:3])
                 col.region = col.region or phones.region_of(e164)
                 col.number_type = phones.number_type(e164)
+        col.prefixes = Counter(seq)
+        col.prefix_survival = novelty_survival(col.prefixes)
+    elif col.role == "phone":
+        col.prefix_survival = novelty_survival(Counter(v[:3] for v in vals if v[:3].isdigit()))
     elif col.role == "name":
         col.script = "han" if _share(vals, names.is_han) >= 0.5 else "latin"
 

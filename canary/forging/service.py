@@ -8,9 +8,12 @@ copy and period that already has canaries reuses their stored rows (idempotent).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
+from dataclasses import replace
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from canary import periods, phones
@@ -18,12 +21,14 @@ from canary.canaries import registry
 from canary.context import Context
 from canary.errors import CanaryError, NoPlausibleNumber
 from canary.feeds.table import TableSample
-from canary.forging import names, placement
+from canary.forging import frequency, names, placement
 from canary.forging.mint import mint_row
+from canary.forging.ordering import compare_rows
 from canary.forging.plan import CanaryRow, InjectionPlan, SerialSpec
 from canary.forging.profile import Column, FeedProfile, build
 from canary.forging.values import parse_date
 from canary.telephony import pool
+from canary.telephony.models import ContactPoint
 
 MINT_ATTEMPTS = 40
 FRESH_NUMBER_TRIES = 6
@@ -56,26 +61,57 @@ def phone_constraints(col: Column, region: str, *, common_only: bool) -> pool.Ph
     )
 
 
-def _allocate(session, ctx, copy_id, period, slot, col, region, rng) -> pool.AllocatedNumber:
-    common = phone_constraints(col, region, common_only=True)
-    # First ask for one prefix drawn by the feed's own prefix shares, so canaries'
-    # carriers follow the feed's mix rather than whatever the pool holds most of.
-    shares = {p: n for p, n in _prefix_counts(col).items() if p in common.prefixes}
-    tries = []
-    if shares:
-        keys = sorted(shares)
-        drawn = rng.choices(keys, weights=[shares[k] for k in keys], k=1)[0]
-        tries.append(pool.PhoneConstraints(common.region, common.number_type, frozenset({drawn})))
-    tries.append(common)
+def _pool_prefixes(session: Session, constraints: pool.PhoneConstraints) -> set[str]:
+    """Carrier prefixes the pool can offer for this region and number type."""
+    found = session.scalars(
+        select(ContactPoint.prefix)
+        .where(
+            ContactPoint.kind == "phone",
+            ContactPoint.state.in_(pool.ALLOCATABLE),
+            ContactPoint.country == constraints.region.upper(),
+            ContactPoint.number_type == constraints.number_type,
+        )
+        .distinct()
+    )
+    return {p for p in found if p}
+
+
+def _prefix_tries(session, col: Column, region: str, rng: random.Random) -> list:
+    """Constraints to ask the pool with, best first.
+
+    The first asks for one prefix drawn like one more row of the feed (frequency): a
+    prefix the feed holds k times with the chance a real row's prefix is held k times by
+    the others, or, as often as the feed's rare prefixes stay rare, one the feed lacks
+    but the pool (bought in proportion to the market) has. Drawing by raw share instead
+    gives canaries systematically commoner prefixes than real rows.
+    """
     broad = phone_constraints(col, region, common_only=False)
-    if broad != tries[0]:
+    counts = _prefix_counts(col)
+    tries = []
+    if counts:
+        new = "new"
+        drawn = frequency.draw_like_feed(rng, counts, col.prefix_survival, lambda r: new)
+        if drawn == new:
+            others = _pool_prefixes(session, broad) - set(counts)
+            if others:
+                tries.append(replace(broad, prefixes=frozenset(others)))
+        else:
+            tries.append(replace(broad, prefixes=frozenset({drawn})))
+    tries.append(phone_constraints(col, region, common_only=True))
+    if broad not in tries:
         tries.append(broad)
+    return tries
+
+
+def _allocate(session, ctx, copy_id, period, slot, col, region, rng) -> pool.AllocatedNumber:
+    tries = _prefix_tries(session, col, region, rng)
     last: NoPlausibleNumber | None = None
+    shared: pool.AllocatedNumber | None = None
     for constraints in tries:
         try:
-            first = None
             # A number already carrying a circulating canary shows up twice to an insider
-            # who keeps every delivery; ask again (other keyed draws) for a fresh one.
+            # who keeps every delivery; ask again (other keyed draws), then under the next
+            # constraint, before settling for a shared number.
             for attempt in range(FRESH_NUMBER_TRIES):
                 got = pool.allocate(
                     session,
@@ -86,13 +122,13 @@ def _allocate(session, ctx, copy_id, period, slot, col, region, rng) -> pool.All
                     constraints=constraints,
                     at=ctx.clock(),
                 )
-                first = first or got
                 if not got.name_keys_in_use:
                     return got
-            if len(constraints.prefixes) != 1 or constraints is tries[-1]:
-                return first
+                shared = shared or got
         except NoPlausibleNumber as exc:
             last = exc
+    if shared is not None:
+        return shared
     assert last is not None
     raise last
 
@@ -124,6 +160,14 @@ def _descending_serial(profile: FeedProfile, rows: list[CanaryRow]) -> None:
     for k, row in enumerate(rows):
         row.position = 0
         row.values[serial.column] = serial.format(top + len(rows) - k)
+
+
+def _row_order(profile: FeedProfile, a: CanaryRow, b: CanaryRow) -> int:
+    """Canaries by position; canaries sharing a gap by the file's sort keys, then id."""
+    if a.position != b.position:
+        return -1 if a.position < b.position else 1
+    by_keys = compare_rows(profile.sort_keys, a.values, b.values)
+    return by_keys or (a.canary_id > b.canary_id) - (a.canary_id < b.canary_id)
 
 
 def _window_donors(profile: FeedProfile, period: str) -> list[int]:
@@ -198,7 +242,7 @@ def plan_injection(
             slot += 1
         rows.append(_mint_slot(session, ctx, copy, period, slot, profile, plan, actor))
         used_slots.add(slot)
-    rows.sort(key=lambda r: (r.position, r.canary_id))
+    rows.sort(key=functools.cmp_to_key(lambda a, b: _row_order(profile, a, b)))
     if profile.serial is not None and rows:
         if profile.serial.descending:
             _descending_serial(profile, rows)

@@ -6,6 +6,7 @@ import pytest
 
 from canary.canaries import registry
 from canary.errors import NoPlausibleNumber
+from canary.flow import service as flow
 from canary.flow.models import Copy
 from canary.forging.ordering import fits
 from canary.forging.profile import build
@@ -94,3 +95,57 @@ def test_refuses_when_the_pool_has_only_foreign_numbers(context, copy_id):
         _plan(context, copy_id, sample_of(newborn_rows(80)))
     with context.db.session() as session:
         assert registry.existing(session, copy_id, PERIOD) == []
+
+
+def _merged(rows, plan):
+    """The data rows as the writer emits them: canaries inserted before their position."""
+    out, k = [], 0
+    for position in range(len(rows) + 1):
+        while k < len(plan.rows) and plan.rows[k].position == position:
+            out.append(plan.rows[k].values)
+            k += 1
+        if position < len(rows):
+            out.append(rows[position])
+    return out
+
+
+def test_canaries_sharing_a_gap_are_in_order_among_themselves(cn_pool, copy_id):
+    from canary.forging.ordering import compare_rows
+
+    rows = newborn_rows(6, seed=4)
+    sample = sample_of(rows)
+    plan, _ = _plan(cn_pool, copy_id, sample, count=12)
+    assert len({r.position for r in plan.rows}) < len(plan.rows)  # some gaps are shared
+    keys = build(sample).sort_keys
+    assert keys
+    merged = _merged(rows, plan)
+    for before, after in zip(merged, merged[1:], strict=False):
+        assert compare_rows(keys, before, after) <= 0, (before, after)
+
+
+def test_canary_prefixes_follow_how_rare_the_feeds_prefixes_are(context, copy_id):
+    """A feed whose carriers are each seen once gets canaries on prefixes it lacks too;
+    a feed of a few common carriers keeps its canaries on those carriers."""
+    from tests.forging.conftest import PREFIXES
+
+    others = ["150", "151", "152", "155", "156", "157", "176", "177", "180", "181", "182"]
+    add_local_numbers(
+        context, [f"+86{p}{k:04d}{k:04d}" for p in PREFIXES + others for k in (11, 27, 35)]
+    )
+    rows = newborn_rows(40, seed=9)
+    few = {r[2][:3] for r in rows}
+    assert few <= set(PREFIXES)
+    plan, views = _plan(context, copy_id, sample_of(rows), count=20)
+    assert {v["persona"]["phone"][3:6] for v in views} <= few
+
+    rare = newborn_rows(10, seed=9)
+    for row, prefix in zip(rare, PREFIXES, strict=True):
+        row[2] = prefix + row[2][3:]
+    with context.db.session() as session:
+        flow.add_holder(session, "clerk2", "test", receives=["daily"])
+        copy = flow.ensure_copy(
+            session, flow.get_feed(session, "daily"), flow.get_holder(session, "clerk2"), "t"
+        )
+        second = copy.id
+    _, views = _plan(context, second, sample_of(rare), count=10)
+    assert {v["persona"]["phone"][3:6] for v in views} & set(others)
