@@ -7,7 +7,9 @@ voice webhooks (each a new CallSid from a random caller to a random pool number,
 ForwardedFrom) from concurrent clients. Then it runs the same requests against a bare
 Flask endpoint that returns the same TwiML under the same gunicorn settings, and
 prints throughput and p50/p99 latency as ratios to that baseline. Finally it checks
-that every webhook became exactly one stored event.
+that every webhook became exactly one stored event, runs the evidence part of the
+scheduler's attribute-pending job (the webhook only stores; the job appends the signed,
+hash-chained entries) and checks every event reached the log and the chain verifies.
 
 Attribution runs in the scheduler by default here (``attribute_in_webhook=false``, the
 setting recommended for large registries); ``--inline-attribution`` measures the
@@ -15,6 +17,8 @@ webhook with attribution inside it.
 
     .venv/bin/python benchmarks/webhooks.py                  # 1,000 numbers, 100k canaries
     .venv/bin/python benchmarks/webhooks.py --requests 3000 --workers 2 --clients 8
+    .venv/bin/python benchmarks/webhooks.py \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -277,8 +281,10 @@ def run(args) -> int:
         CANARY_LOG_LEVEL="WARNING",
     )
     env["CANARY_ATTRIBUTE_IN_WEBHOOK"] = "true" if args.inline_attribution else "false"
+    scratch = None
     if args.database_url:
-        env["CANARY_DATABASE_URL"] = args.database_url
+        scratch = _scratch_database(args.database_url)
+        env["CANARY_DATABASE_URL"] = scratch or args.database_url
     began = time.perf_counter()
     locals_ = build(env, args.numbers, args.canaries)
     print(
@@ -310,6 +316,7 @@ def run(args) -> int:
     bare, ours = results["bare"], results["canary"]
     stored = _stored_calls(env)
     expected = len(warm) + len(measured)
+    logged, pending, seconds, chain_ok = _drain_evidence(env)
     mode = "inline" if args.inline_attribution else "scheduler (attribute_in_webhook=false)"
     print(
         f"workers={args.workers} clients={args.clients} requests={args.requests} attribution={mode}"
@@ -322,9 +329,69 @@ def run(args) -> int:
         f"events stored: {stored} of {expected} webhooks "
         f"({'all stored, none duplicated' if stored == expected else 'MISMATCH'})"
     )
+    print(
+        f"evidence: {logged} event entries appended by the attribute-pending job in "
+        f"{seconds:.2f} s ({logged / max(seconds, 1e-9):.0f}/s), {pending} left pending, "
+        f"chain {'verifies' if chain_ok else 'DOES NOT VERIFY'}"
+    )
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
-    return 0 if stored == expected and ours["failures"] == 0 else 1
+        if scratch:
+            _drop_scratch(args.database_url, scratch)
+    evidence_ok = logged == expected and pending == 0 and chain_ok
+    return 0 if stored == expected and ours["failures"] == 0 and evidence_ok else 1
+
+
+def _scratch_database(url: str) -> str | None:
+    """On PostgreSQL, a fresh database beside the given one (dropped afterwards), so
+    the figures never depend on what an earlier run or a test left behind."""
+    if not url.startswith("postgresql"):
+        return None
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"canary_bench_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_scratch(url: str, scratch: str) -> None:
+    from sqlalchemy import create_engine, make_url, text
+
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(scratch).database}"'))
+    admin.dispose()
+
+
+def _drain_evidence(env: dict[str, str]) -> tuple[int, int, float, bool]:
+    """Run the evidence part of the scheduler's job: (entries, still pending, seconds,
+    chain verifies). The webhook only stores; every event must still reach the log."""
+    from sqlalchemy import func, select
+
+    from canary.context import open_context
+    from canary.evidence import log
+    from canary.evidence.models import EvidenceEntry
+    from canary.settings import load_settings
+    from canary.telephony import evidence
+    from canary.telephony.models import Event
+
+    ctx = open_context(load_settings(environ=env))
+    try:
+        began = time.perf_counter()
+        evidence.log_pending(ctx)
+        seconds = time.perf_counter() - began
+        with ctx.db.session() as s:
+            logged = s.scalar(
+                select(func.count(EvidenceEntry.id)).where(EvidenceEntry.kind == "event")
+            )
+            pending = s.scalar(select(func.count(Event.id)).where(Event.evidence_pending))
+            chain_ok = log.verify_chain(s, ctx.keys.evidence_public_key()).ok
+        return int(logged), int(pending), seconds, chain_ok
+    finally:
+        ctx.close()
 
 
 def _stored_calls(env: dict[str, str]) -> int:
@@ -360,7 +427,12 @@ def main() -> int:
         "to the scheduler; slow with 100k canaries, use a small --requests.",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary database.")
-    parser.add_argument("--database-url", default="", help="Default: SQLite in a temp folder.")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="Default: SQLite in a temp folder. A PostgreSQL URL names the server: the "
+        "benchmark creates a scratch database there and drops it afterwards.",
+    )
     return run(parser.parse_args())
 
 

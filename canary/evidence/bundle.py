@@ -37,6 +37,7 @@ from canary.evidence import collect, log, report
 from canary.evidence.models import EvidenceEntry
 from canary.security import audit
 from canary.security.tokens import Principal, require
+from canary.telephony import evidence as event_evidence
 
 FORMAT = "canary-evidence-bundle/1"
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
@@ -105,6 +106,8 @@ def export(
 
     events = collect.events_of(session, incident)
     event_ids = [e.id for e in events]
+    # Webhooks store events before the scheduler logs them: log any still waiting.
+    event_evidence.log_pending_of(session, ctx, event_ids)
     relevant = list(
         session.scalars(
             select(EvidenceEntry)

@@ -63,7 +63,12 @@ def attribute_pending(ctx: Context) -> int:
     except Exception:
         log.exception("appending evidence for stored events failed; will retry")
         logged = 0
-    return logged + service.process_pending(ctx)
+    attributed = service.process_pending(ctx)
+    try:  # events stored while attribution ran: logged now, not a whole interval later
+        logged += evidence.log_pending(ctx)
+    except Exception:
+        log.exception("appending evidence for stored events failed; will retry")
+    return logged + attributed
 
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"

@@ -97,6 +97,11 @@ def log_events(ctx: Context, ids: Iterable[int]) -> int:
 
 
 def log_pending_of(session: Session, ctx: Context, ids: Iterable[int]) -> int:
-    """The same, in the caller's transaction (an export must show every event's entry)."""
+    """The same, in the caller's transaction: an evidence export must show the entry of
+    every event it contains. Takes the log's writer lock only if one is still pending."""
     wanted = sorted(set(ids))
-    return _log_locked(session, ctx, wanted, len(wanted)) if wanted else 0
+    if not wanted or not session.scalar(
+        select(Event.id).where(Event.id.in_(wanted), Event.evidence_pending.is_(True)).limit(1)
+    ):
+        return 0
+    return _log_locked(session, ctx, wanted, len(wanted))

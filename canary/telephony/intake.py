@@ -124,8 +124,9 @@ def match(conn: Connection, ctx: Context, item: Inbound) -> Match:
 def _clean(value: Any) -> Any:
     """JSON-safe copy: lone surrogates and other unencodable text replaced."""
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, list | tuple):
+        # ASCII (nearly every Twilio parameter) is always encodable: skip the round trip.
+        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     if isinstance(value, dict):
         return {_clean(str(k)): _clean(v) for k, v in value.items()}

@@ -235,3 +235,33 @@ def test_api_bundle_download_needs_evidence_export(
         "/api/evidence/999/bundle", headers={"Authorization": f"Bearer {analyst_token}"}
     )
     assert missing.status_code == 404
+
+
+def test_export_logs_an_incident_event_the_scheduler_has_not_logged_yet(context, leak, tmp_path):
+    """Webhooks store events before the scheduler appends their entries: an export in
+    between must still carry the event's signed entry."""
+    sid = "CA" + "4" * 32
+    with context.db.session() as s:
+        call = s.get(Event, leak["call_id"])
+        late = Event(
+            kind="call",
+            provider="twilio",
+            provider_sid=sid,
+            contact_point_id=call.contact_point_id,
+            occurred_at=call.occurred_at,
+            received_at=call.received_at,
+            payload_enc=context.keys.encrypt_json({"CallSid": sid}, f"event:twilio:call:{sid}"),
+            classification="canary",
+            incident_id=leak["incident_id"],
+            evidence_pending=True,
+        )
+        s.add(late)
+        s.flush()
+        late_id = late.id
+    path = _export(context, leak["incident_id"], tmp_path / "late.zip")
+    report = offline.verify_bundle(path, expected_public_key=context.keys.evidence_public_key_b64())
+    assert report.ok, report.problems
+    [record] = [e for e in json.loads(_members(path)["events.json"]) if e["id"] == late_id]
+    assert record["evidence_seq"]
+    with context.db.session() as s:
+        assert not s.get(Event, late_id).evidence_pending
