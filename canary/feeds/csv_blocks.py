@@ -75,26 +75,37 @@ def _blank_line(delimiter: str) -> re.Pattern[str]:
     return re.compile(rf"\n[{_SPACES}{re.escape(delimiter)}]*(?=\n|\Z)")
 
 
-def plain_lines(text: str, delimiter: str, width: int) -> list[str] | None:
-    """The lines of a decoded block if every one is a plain row, else None.
+def byte_safe(encoding: str, delimiter: str) -> bool:
+    """Whether the delimiter can be found by its byte: always in UTF-8; for , ; and tab
+    also in GB18030 and the other multi-byte code pages (their trail bytes are higher)."""
+    return encoding == "utf-8" or delimiter in (",", ";", "\t")
 
-    Plain: no quote, not blank (only spaces and delimiters), exactly ``width`` cells.
-    Lines keep a trailing CR; the final line feed of the block is dropped.
+
+def plain_lines(block: bytes, encoding: str, delimiter: str, width: int) -> list[bytes] | None:
+    """The lines of a block (bytes, final line feed dropped) if every one is a plain row.
+
+    Plain: valid text in ``encoding``, no quote, not blank (only spaces and delimiters),
+    exactly ``width`` cells. Lines keep a trailing CR. None means: parse record by record
+    (which also names the line of any error).
     """
-    if '"' in text:
+    if QUOTE in block or not byte_safe(encoding, delimiter):
+        return None
+    try:
+        text = block.decode(encoding)
+    except UnicodeDecodeError:
         return None
     body = text[:-1] if text.endswith("\n") else text
     if not body or _blank_line(delimiter).search("\n" + body):
         return None
-    lines = body.split("\n")
-    if set(map(str.count, lines, repeat(delimiter))) != {width - 1}:
+    lines = (block[:-1] if block.endswith(b"\n") else block).split(b"\n")
+    if set(map(bytes.count, lines, repeat(delimiter.encode(encoding)))) != {width - 1}:
         return None
     return lines
 
 
-def row_of(line: str, delimiter: str) -> list[str]:
+def row_of(line: bytes, encoding: str, delimiter: str) -> list[str]:
     """Cells of a plain line (its CR, if any, is the line ending, not cell text)."""
-    return (line[:-1] if line.endswith("\r") else line).split(delimiter)
+    return line.decode(encoding).removesuffix("\r").split(delimiter)
 
 
 @lru_cache(maxsize=16)
@@ -118,6 +129,7 @@ class SerialCells:
         self.values = self.parts[2::3]
         self.digits = all(self.values) and b"".join(self.values).isdigit()
         self._ints: list[int] | None = None
+        self._run = False
 
     def render(self, shift: int, renumber: Callable[[bytes, int], bytes], plain: bool) -> bytes:
         """The block with every serial cell moved by ``shift``.
@@ -129,7 +141,17 @@ class SerialCells:
         if plain and self.digits:
             if self._ints is None:
                 self._ints = list(map(int, self.values))
-            new = [b"%d" % n for n in map(shift.__add__, self._ints)]
+                first, n = self._ints[0], len(self._ints)
+                # Written without leading zeros and counting up by one (the usual
+                # case): row j's new number is the number row j + shift already has.
+                self._run = b"\n0" not in b"\n" + b"\n".join(self.values) and self._ints == list(
+                    range(first, first + n)
+                )
+            if self._run and shift < len(self.values):
+                after = self._ints[-1] + 1
+                new = self.values[shift:] + [b"%d" % v for v in range(after, after + shift)]
+            else:
+                new = [b"%d" % n for n in map(shift.__add__, self._ints)]
         else:
             new = [renumber(v, shift) for v in self.values]
         parts = self.parts.copy()

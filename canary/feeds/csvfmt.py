@@ -16,7 +16,7 @@ from pathlib import Path
 
 from canary.feeds import layout
 from canary.feeds.base import Progress, Target, WriteStats
-from canary.feeds.csv_blocks import QUOTE, blocks, plain_lines, row_of
+from canary.feeds.csv_blocks import blocks, plain_lines, row_of
 from canary.feeds.encoding import Encoding, detect
 from canary.feeds.errors import (
     EmptyFile,
@@ -257,15 +257,9 @@ class CsvFile:
         )
         del self._sampler
 
-    def _plain_lines(self, block: bytes) -> list[str] | None:
+    def _plain_lines(self, block: bytes) -> list[bytes] | None:
         """The block's lines if all are plain rows (see csv_blocks), else None."""
-        if QUOTE in block:
-            return None
-        try:
-            text = block.decode(self.encoding.name)
-        except UnicodeDecodeError:
-            return None  # the record parser names the line
-        return plain_lines(text, self.dialect.delimiter, self.width)
+        return plain_lines(block, self.encoding.name, self.dialect.delimiter, self.width)
 
     def _commit(self, rec: Record) -> None:
         """Count one data record: check its width, checkpoint it, sample it."""
@@ -285,27 +279,25 @@ class CsvFile:
         self._sampler.add(rec.row)
         self.data_end = rec.end
 
-    def _commit_plain(self, offset: int, line: int, block: bytes, lines: list[str]) -> Record:
+    def _commit_plain(self, offset: int, line: int, block: bytes, lines: list[bytes]) -> Record:
         """Count every line of a plain block but the last, which is returned (it may be
         the totals row, known only at the end of the file)."""
         n = len(lines) - 1
-        raw = block.split(b"\n")
         first = (-self._sampler.count) % CHECKPOINT
         if first < n:
             pos, prev = offset, 0
             for k in range(first, n, CHECKPOINT):
-                pos += sum(map(len, raw[prev:k])) + (k - prev)
+                pos += sum(map(len, lines[prev:k])) + (k - prev)
                 prev = k
                 self.checkpoints.append((pos, line + k))
         # Plain lines hold no quotes: they only count towards the quoted-column sample.
         self._quoted_seen = min(QUOTE_SAMPLE, self._quoted_seen + n)
-        delim = self.dialect.delimiter
-        self._sampler.add_batch(lines[:n], lambda ln: row_of(ln, delim))
-        last = lines[-1]
+        enc, delim = self.encoding.name, self.dialect.delimiter
+        self._sampler.add_batch(lines[:n], lambda ln: row_of(ln, enc, delim))
         end = offset + len(block)
-        start = end - len(raw[n]) - (1 if block.endswith(b"\n") else 0)
+        start = end - len(lines[n]) - (1 if block.endswith(b"\n") else 0)
         self.data_end = start
-        text = last[:-1] if last.endswith("\r") else last
+        text = lines[n].decode(enc).removesuffix("\r")
         return Record(start, end, text.split(delim), text, line + n)
 
     def _data_records(self, offset: int, line: int) -> Iterator[Record]:
@@ -319,13 +311,13 @@ class CsvFile:
 
     def _data_rows(self, offset: int, stop: int) -> Iterator[list[str]]:
         """Cells of the data rows in ``[offset, stop)`` (blank lines skipped), blockwise."""
-        delim = self.dialect.delimiter
+        enc, delim = self.encoding.name, self.dialect.delimiter
         for start, block in blocks(self.path, offset, stop):
             lines = self._plain_lines(block)
             if lines is None:
                 yield from (r.row for r in self._records(start, 0, block) if not self._blank(r.row))
             else:
-                yield from (row_of(ln, delim) for ln in lines)
+                yield from (row_of(ln, enc, delim) for ln in lines)
 
     def _column_sums(self) -> dict[int, float]:
         cols = layout.summary_numeric_columns(self.summary.row, self.total)
@@ -359,10 +351,9 @@ class CsvFile:
             first = next(blocks(self.path, start, stop, 256 * 1024), (start, b""))[1]
             lines = self._plain_lines(first) if first else None
             if lines is not None and len(lines) > max(wanted):
-                raw = first.split(b"\n")
                 pos, prev = start, 0
                 for k in sorted(wanted):
-                    pos += sum(map(len, raw[prev:k])) + (k - prev)
+                    pos += sum(map(len, lines[prev:k])) + (k - prev)
                     prev = k
                     out[cp * CHECKPOINT + k] = pos
                 continue
