@@ -187,3 +187,77 @@ def test_serial_renumbering_handles_quoted_multiline_and_blank_rows(tmp_path):
     assert out.decode() == (
         '序号,产妇姓名,备注\r\n1,王五,c\r\n2,张0,a\r\n"3",张1,"两行\r\n备注"\r\n\r\n4,张2,b\r\n'
     )
+
+
+# -- files larger than one read block ---------------------------------------------------
+# The reader works in blocks of whole records; small blocks put every kind of record
+# (quoted cells with line breaks, blank lines, the totals row) on a block boundary.
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    from canary.feeds import csv_blocks
+
+    monkeypatch.setattr(csv_blocks, "BLOCK", 512)
+
+
+def mixed_rows(n):
+    out = []
+    for i in range(n):
+        if i % 37 == 5:
+            out.append(f'{i + 1},"张,{i}","两行\r\n备注 ""{i}"""')
+        elif i % 53 == 7:
+            out.append(f"{i + 1},王{i},")
+        else:
+            out.append(f"{i + 1},李{i},b{i}")
+        if i % 41 == 9:
+            out.append("")
+    return out
+
+
+def test_block_boundaries_keep_every_row_and_the_exact_bytes(tmp_path, small_blocks):
+    path = tmp_path / "in.csv"
+    body = "\r\n".join(["序号,产妇姓名,备注", *mixed_rows(400), "合计,共400人,"]) + "\r\n"
+    original = body.encode()
+    path.write_bytes(original)
+    scanned = CsvFile(path)
+    assert scanned.sample.total_rows == 400 and scanned.sample.facts["summary_row"]
+    assert scanned.sample.rows[5][1:] == ["张,5", '两行\r\n备注 "5"']
+    canary = ["0", "赵六", "c"]
+    outs = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    scanned.write(
+        [
+            Target(outs[0], plan([(3, canary), (250, canary)], serial=int_serial(0))),
+            Target(outs[1], plan([(399, canary)], serial=int_serial(0))),
+        ]
+    )
+    a, b = (o.read_bytes().decode() for o in outs)
+    assert a.count("0,赵六,c\r\n") == 2 and b.count("0,赵六,c\r\n") == 1
+    serials = [
+        int(line.split(",")[0].strip('"'))
+        for line in a.split("\r\n")[1:-2]
+        if line and line[0].isdigit() and not line.startswith("0,")
+    ]
+    # Real rows keep counting up by one, shifted past each inserted canary.
+    assert serials[:3] == [1, 2, 3] and serials[3] == 5 and serials[-1] == 402
+    assert a.split("\r\n")[-2] == "合计,共402人,"
+    # Only the serial cells of rows after the insert differ from the input.
+    assert b.replace("0,赵六,c\r\n", "").replace("合计,共401人,", "合计,共400人,") == (
+        body.replace("400,李399,b399", "401,李399,b399")
+    )
+
+
+def test_ragged_or_undecodable_row_deep_in_a_large_file_names_its_line(tmp_path, small_blocks):
+    from canary.feeds.errors import RaggedRows, UndecodableFile
+
+    good = [f"{i + 1},李{i},b{i}" for i in range(300)]
+    path = tmp_path / "ragged.csv"
+    path.write_bytes("\n".join(["序号,产妇姓名,备注", *good[:250], "251,李", *good[251:]]).encode())
+    with pytest.raises(RaggedRows, match="line 252 has 2 cells"):
+        CsvFile(path)
+    path = tmp_path / "bad.csv"
+    lines = ["序号,产妇姓名,备注".encode(), *(g.encode() for g in good)]
+    lines[200] = b"200,\xff\xfe,x"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(UndecodableFile, match="line 201"):
+        CsvFile(path)
