@@ -310,7 +310,6 @@ def _store(conn: Connection, ctx: Context, item: Inbound, payload: bytes, via: s
         parent_row["contact_point_id"] = row["contact_point_id"]
         parent_row["detail"] = _describe(item, found, point, parent_row["occurred_at"])
         parent_row["classification"] = "pending" if (point or found.candidates) else "unmatched"
-    conn.rollback()  # end the read-only transaction (and its snapshot) before writing
     new_ids: list[int] = []
     with _writers_queue(ctx.db.url):
         try:
