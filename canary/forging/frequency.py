@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Mapping
 
 # How many deliveries' worth of rows an insider compares a row against: a quarter of
 # weekly lists. Canaries' "never seen elsewhere" values are thinned to that scale.
@@ -41,11 +42,26 @@ def occurrence_draw(rng: random.Random, counts: Counter) -> int | None:
     return 0  # unreachable: pick < total
 
 
-def with_count(rng: random.Random, counts: Counter, k: int) -> str:
-    """A value held ``k`` times (or as near to ``k`` as the feed has), chosen uniformly."""
+def with_count(
+    rng: random.Random, counts: Counter, k: int, prior: Mapping[str, float] | None = None
+) -> str:
+    """A value held ``k`` times (or as near to ``k`` as the feed has).
+
+    Among equally frequent values the ``prior`` (population shares: the locale pack, the
+    pool bought in proportion to the market) decides: a real row whose value the others
+    hold ``k`` times has a commoner value than a typical value held ``k`` times, by a
+    factor that grows with its population share. Without a prior the choice is uniform.
+    """
     levels = sorted({n for n in counts.values() if n > 0})
     nearest = min(levels, key=lambda n: (abs(n - k), n))
-    return rng.choice(sorted(v for v, n in counts.items() if n == nearest))
+    tier = sorted(v for v, n in counts.items() if n == nearest)
+    if prior:
+        known = [prior[v] for v in tier if prior.get(v, 0) > 0]
+        if known:
+            floor = min(known)
+            weights = [prior.get(v, 0) or floor for v in tier]
+            return rng.choices(tier, weights=weights, k=1)[0]
+    return rng.choice(tier)
 
 
 def singleton_share(counts: Counter, m: int) -> float:
@@ -93,12 +109,14 @@ def draw_like_feed(
     counts: Counter,
     survival: float,
     new_value,
+    prior: Mapping[str, float] | None = None,
 ) -> str:
     """One value distributed like one more row of the feed.
 
     ``new_value(rng)`` returns a value the feed does not hold (or None when there is
     none to offer); it is asked with the Good–Turing chance of a new value, thinned by
-    ``survival``; otherwise the value comes from the feed's own counts.
+    ``survival``; otherwise the value comes from the feed's own counts (``prior``
+    breaks ties between equally frequent values, see :func:`with_count`).
     """
     k = occurrence_draw(rng, counts)
     if k is None:
@@ -111,4 +129,4 @@ def draw_like_feed(
         if fresh is not None:
             return fresh
     # k == 0 without a new value: a value the feed holds once (it will then hold it twice).
-    return with_count(rng, counts, max(k, 1))
+    return with_count(rng, counts, max(k, 1), prior)

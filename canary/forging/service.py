@@ -13,7 +13,7 @@ import random
 from collections import Counter
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from canary import periods, phones
@@ -61,19 +61,23 @@ def phone_constraints(col: Column, region: str, *, common_only: bool) -> pool.Ph
     )
 
 
-def _pool_prefixes(session: Session, constraints: pool.PhoneConstraints) -> set[str]:
-    """Carrier prefixes the pool can offer for this region and number type."""
-    found = session.scalars(
-        select(ContactPoint.prefix)
+def _pool_prefixes(session: Session, constraints: pool.PhoneConstraints) -> Counter:
+    """How many numbers the pool can offer per carrier prefix, for this region and type.
+
+    Operators buy the pool across carriers in proportion to the local market, so these
+    counts are the best population shares of prefixes the forger has.
+    """
+    found = session.execute(
+        select(ContactPoint.prefix, func.count(ContactPoint.id))
         .where(
             ContactPoint.kind == "phone",
             ContactPoint.state.in_(pool.ALLOCATABLE),
             ContactPoint.country == constraints.region.upper(),
             ContactPoint.number_type == constraints.number_type,
         )
-        .distinct()
+        .group_by(ContactPoint.prefix)
     )
-    return {p for p in found if p}
+    return Counter({p: n for p, n in found if p})
 
 
 def _prefix_tries(session, col: Column, region: str, rng: random.Random) -> list:
@@ -90,9 +94,12 @@ def _prefix_tries(session, col: Column, region: str, rng: random.Random) -> list
     tries = []
     if counts:
         new = "new"
-        drawn = frequency.draw_like_feed(rng, counts, col.prefix_survival, lambda r: new)
+        offered = _pool_prefixes(session, broad)
+        drawn = frequency.draw_like_feed(
+            rng, counts, col.prefix_survival, lambda r: new, prior=offered
+        )
         if drawn == new:
-            others = _pool_prefixes(session, broad) - set(counts)
+            others = set(offered) - set(counts)
             if others:
                 tries.append(replace(broad, prefixes=frozenset(others)))
         else:
