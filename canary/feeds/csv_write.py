@@ -116,7 +116,9 @@ class _Writer:
             self._report(pos)
 
     def _renumbered(self, start: int, end: int) -> None:
+        done = start
         for offset, block in blocks(self.f.path, start, end):
+            done = offset + len(block)
             parsed: dict[int, object] = {}
             for c in self.copies:
                 if not (c.serial and c.shift):
@@ -134,6 +136,8 @@ class _Writer:
                 else:
                     c.out.write(cells.render(c.shift, self._text_renumber(c.serial), c.plain))
             self._report(offset + len(block))
+        if done != end:
+            raise EOFError("the input changed while it was being written")
 
     def _text_renumber(self, spec: SerialSpec) -> Callable[[str, int], bytes | None]:
         def renumber(value: str, shift: int) -> bytes | None:

@@ -1,9 +1,12 @@
 """CSV and TSV: streaming scan, then byte-faithful splicing of canary rows.
 
-The scan parses every record once (csv module, one line at a time, so memory stays flat)
-to find the header, the data rows, a totals row and the byte offset of every 1024th data
-row. The write copies the original bytes and only serialises the inserted canary rows,
-the totals cells and (when the plan renumbers a serial column) the serial cells.
+The scan reads the file once in blocks of whole records (csv_blocks), so memory stays
+flat, to find the header, the data rows, a totals row and the byte offset of every
+1024th data row. Every row is checked (width, encoding, blank or not); plain blocks are
+checked with C-level string operations, other records are parsed one by one (quoted
+delimiters and line breaks). The write (csv_write) copies the original bytes and only
+serialises the inserted canary rows, the totals cells and (when the plan renumbers a
+serial column) the serial cells.
 """
 
 from __future__ import annotations
