@@ -121,6 +121,19 @@ def match(conn: Connection, ctx: Context, item: Inbound) -> Match:
     return Match(None, "ambiguous" if ambiguous else "", ambiguous)
 
 
+def _clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``_clean`` of a webhook's parameters, without recursion for the usual flat form."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if type(key) is not str or not key.isascii():
+            key = _clean(str(key))
+        if type(value) is str and value.isascii():
+            out[key] = value
+        else:
+            out[key] = _clean(value)
+    return out
+
+
 def _clean(value: Any) -> Any:
     """JSON-safe copy: lone surrogates and other unencodable text replaced."""
     if isinstance(value, str):
@@ -386,7 +399,7 @@ def receive(
     expected = ctx.settings.twilio_account_sid
     if expected and item.account_sid != expected:
         raise WrongAccount("the webhook is for a different Twilio account")
-    payload = {"params": _clean(item.params), "via": via, "url": url}
+    payload = {"params": _clean_params(item.params), "via": via, "url": url}
     if raw_body is not None:
         payload["raw_body_b64"] = base64.b64encode(raw_body).decode()
     # The same serialisation as KeyRing.encrypt_json, so payload_of reads it back.

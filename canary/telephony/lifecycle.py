@@ -123,6 +123,7 @@ def start_cooldown(
     point.state = "cooldown"
     point.cooldown_until = until
     session.flush()
+    pool.forget_targets(ctx)
     audit.record(session, actor, "number.cooldown", "contact_point", point.id, days=days)
     return point
 
@@ -138,6 +139,7 @@ def release(session: Session, ctx: Context, contact_point_id: int, *, actor: str
     point.state = "released"
     point.released_at = ctx.clock()
     session.flush()
+    pool.forget_targets(ctx)
     audit.record(session, actor, "number.release", "contact_point", point.id)
     return point
 

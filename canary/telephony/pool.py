@@ -14,6 +14,8 @@ run at the exact moment a quarantine ends.
 from __future__ import annotations
 
 import datetime as dt
+import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -120,6 +122,7 @@ def add_number(
     point.quarantine_until = now + dt.timedelta(days=days)
     point.state = "quarantine" if days > 0 else "available"
     session.flush()
+    forget_targets(ctx)
     audit.record(
         session,
         actor,
@@ -334,13 +337,39 @@ _TARGETS = (
 )
 
 
+# Per process and database: keyed hash -> (monotonic time read, targets). Only numbers
+# that are in the pool are remembered, and only briefly, so a number added elsewhere is
+# matched at once and any other pool change is seen within TARGET_CACHE_SECONDS; this
+# process's own changes (add_number, forget_targets) are seen immediately.
+TARGET_CACHE_SECONDS = 5.0
+_TARGET_CACHE_MAX = 20_000
+_targets_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def forget_targets(ctx: Context) -> None:
+    """Drop this process's remembered pool lookups (after a change to the pool)."""
+    _targets_seen.pop(ctx.db, None)
+
+
 def targets_for(conn: Connection, ctx: Context, e164: str) -> tuple[Target, ...]:
     """``candidates_for`` for intake's hot path: the number itself if it is in the pool,
     else every pool number forwarding to it. ``e164`` is already normalised."""
     digest = phone_hash(ctx, e164)
+    seen = _targets_seen.setdefault(ctx.db, {})
+    now = time.monotonic()
+    hit = seen.get(digest)
+    if hit is not None and now - hit[0] < TARGET_CACHE_SECONDS:
+        return hit[1]
     rows = conn.execute(_TARGETS, {"digest": digest}).all()
     direct = [r for r in rows if r.value_hash == digest]
-    return tuple(Target(r.id, r.country, r.state, r.quarantine_until) for r in (direct[:1] or rows))
+    targets = tuple(
+        Target(r.id, r.country, r.state, r.quarantine_until) for r in (direct[:1] or rows)
+    )
+    if targets:
+        if len(seen) >= _TARGET_CACHE_MAX:
+            seen.clear()
+        seen[digest] = (now, targets)
+    return targets
 
 
 def candidates_for(session: Session, ctx: Context, raw_number: str) -> list[ContactPoint]:

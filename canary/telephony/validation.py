@@ -72,12 +72,19 @@ def _url_variants(url: str) -> tuple[str, ...]:
 def _param_text(params: Mapping[str, Any]) -> str:
     """What the SDK's ``compute_signature`` appends to the URL: each name, sorted, then
     each of its distinct values, sorted (``getlist`` for a multi-valued form)."""
-    getlist = getattr(params, "getlist", None)
+    lists = getattr(params, "lists", None)
+    pairs = lists() if lists is not None else ((name, [params[name]]) for name in params)
     parts = []
-    for name in sorted(set(params)):
-        values = getlist(name) if getlist is not None else [params[name]]
-        parts.extend(name + value for value in sorted(set(values)))
+    for name, values in sorted(pairs, key=_first):
+        if len(values) == 1:
+            parts.append(name + values[0])
+        else:
+            parts.extend(name + value for value in sorted(set(values)))
     return "".join(parts)
+
+
+def _first(pair: tuple[str, Any]) -> str:
+    return pair[0]
 
 
 def _form_signature_ok(

@@ -332,3 +332,15 @@ def test_call_from_allowlisted_number_is_expected_contact(client, context, add_n
     assert signed_post(client, "/twilio/voice", params).status_code == 200
     [event] = events(context)
     assert event.classification == "expected"
+
+
+def test_pool_changes_in_this_process_are_seen_by_the_next_webhook(client, context, add_number):
+    """Webhooks remember pool lookups briefly; a change to the pool must not be hidden."""
+    first = add_number(LOCAL, forwards_to=TWILIO)
+    signed_post(client, "/twilio/voice", simulator.call_params(TWILIO, MARKETER))
+    second = add_number("+8613800138001", forwards_to=TWILIO)  # two numbers forward there now
+    signed_post(client, "/twilio/voice", simulator.call_params(TWILIO, MARKETER))
+    matched, ambiguous = events(context)
+    assert matched.contact_point_id == first and matched.detail["matched_on"] == "to"
+    assert ambiguous.contact_point_id is None
+    assert sorted(ambiguous.detail["candidate_contact_point_ids"]) == sorted([first, second])
