@@ -110,14 +110,19 @@ def draw_like_feed(
     survival: float,
     new_value,
     prior: Mapping[str, float] | None = None,
+    raw_share: float = 0.0,
 ) -> str:
     """One value distributed like one more row of the feed.
 
     ``new_value(rng)`` returns a value the feed does not hold (or None when there is
     none to offer); it is asked with the Good–Turing chance of a new value, thinned by
     ``survival``; otherwise the value comes from the feed's own counts (``prior``
-    breaks ties between equally frequent values, see :func:`with_count`).
+    breaks ties between equally frequent values, see :func:`with_count`). With chance
+    ``raw_share`` the value is instead drawn by its raw frequency in the feed.
     """
+    if counts and raw_share and rng.random() < raw_share:
+        values = sorted(counts)
+        return rng.choices(values, weights=[counts[v] for v in values], k=1)[0]
     k = occurrence_draw(rng, counts)
     if k is None:
         fresh = new_value(rng)

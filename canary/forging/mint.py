@@ -44,6 +44,14 @@ def _unseen(rng: random.Random, pack: dict[str, float], seen: Counter) -> str | 
     return weighted(rng, unseen) if unseen else None
 
 
+# Share of name-part draws made by raw frequency rather than Good–Turing. Good–Turing
+# matches how often a value recurs *in this file*, but among equally frequent values it
+# cannot tell the population's common ones, so its picks are rarer across an insider's
+# archive than real rows' are; raw frequency is right across the archive and one count
+# too common in the file. Half of each hedges between the two tests (frequency module).
+RAW_SHARE = 0.5
+
+
 class NameMaker:
     """Names drawn like one more row of the feed's name column (see ``frequency``).
 
@@ -93,6 +101,7 @@ class NameMaker:
             self.surnames,
             self.surname_survival,
             lambda r: _unseen(r, self.pack.surnames, self.surnames),
+            raw_share=RAW_SHARE,
         )
         if from_pack:
             if not self.han:
@@ -105,6 +114,7 @@ class NameMaker:
                 self.firsts,
                 self.first_survival,
                 lambda r: _unseen(r, given.weights, self.firsts),
+                raw_share=RAW_SHARE,
             )
             return self._latin_layout(rng, first, surname)
         # Given names: one the feed holds k times with the chance a real row's given name
@@ -133,7 +143,7 @@ class NameMaker:
             elsewhere = Counter({c: n for c, n in self.all_chars.items() if c not in here})
             return weighted(r, dict(elsewhere)) if elsewhere else None
 
-        return frequency.draw_like_feed(rng, here, 1.0, new_here)
+        return frequency.draw_like_feed(rng, here, 1.0, new_here, raw_share=RAW_SHARE)
 
     def _latin_layout(self, rng: random.Random, first: str, last: str) -> str:
         """Write the name like a real cell: "Jane Smith", "SMITH, Jane", "Smith Jane"."""
