@@ -362,13 +362,15 @@ def _writers_queue(url: str) -> Iterator[None]:
     if not url.startswith("sqlite"):
         yield
         return
-    queue = _QUEUES.get(url)
+    # Per process: a flock shared through fork() would not exclude the other process.
+    key = f"{os.getpid()}:{url}"
+    queue = _QUEUES.get(key)
     if queue is None:
         path = url.split("///", 1)[-1]
         fd = None
         if path and path != ":memory:":
             fd = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
-        queue = _QUEUES.setdefault(url, (threading.Lock(), fd))
+        queue = _QUEUES.setdefault(key, (threading.Lock(), fd))
     lock, fd = queue
     with lock:
         if fd is not None:

@@ -344,3 +344,30 @@ def test_pool_changes_in_this_process_are_seen_by_the_next_webhook(client, conte
     assert matched.contact_point_id == first and matched.detail["matched_on"] == "to"
     assert ambiguous.contact_point_id is None
     assert sorted(ambiguous.detail["candidate_contact_point_ids"]) == sorted([first, second])
+
+
+def test_concurrent_webhooks_are_each_stored_once(context, add_number):
+    """Writers queue for the database instead of failing; replays stay single events."""
+    import threading
+
+    from canary.telephony import intake
+
+    add_number(LOCAL, forwards_to=TWILIO)
+    calls = [simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL) for _ in range(24)]
+    errors: list[Exception] = []
+
+    def deliver(batch):
+        for params in batch:
+            try:
+                intake.receive(context, "call", params)
+                intake.receive(context, "call", params)  # Twilio's retry of the same call
+            except Exception as exc:  # any failure here is a lost webhook
+                errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(calls[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(e.provider_sid for e in events(context)) == sorted(c["CallSid"] for c in calls)
