@@ -8,7 +8,6 @@ as a surname (曾 zeng not ceng, 单 shan not dan) from the locale pack's readin
 
 from __future__ import annotations
 
-import functools
 import re
 
 from pypinyin import Style, lazy_pinyin
@@ -52,7 +51,6 @@ def name_key(keys: KeyRing, name: str, pack: LocalePack | None = None) -> str:
     return keys.lookup_hash("name", spoken(name, pack))
 
 
-@functools.lru_cache(maxsize=65536)
 def collation_key(name: str) -> str:
     """The order Chinese spreadsheets sort names in (by pinyin, then by character)."""
     if not is_han(name):

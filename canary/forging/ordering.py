@@ -105,8 +105,15 @@ def _ordered(pairs, rows, col: int, kind: str) -> tuple[bool, bool, int]:
     """(ascending holds, descending holds, strict steps) over the given neighbour pairs."""
     up = down = True
     strict = 0
+    keys: dict[int, object] = {}  # a row sits in two pairs: compute its key once
+
+    def key(i: int):
+        if i not in keys:
+            keys[i] = compare_key(kind, rows[i][col])
+        return keys[i]
+
     for a, b in pairs:
-        ka, kb = compare_key(kind, rows[a][col]), compare_key(kind, rows[b][col])
+        ka, kb = key(a), key(b)
         if ka is None or kb is None:
             continue
         try:

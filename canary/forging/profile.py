@@ -208,13 +208,15 @@ def _fill_stats(col: Column, region: str) -> None:
             col.low, col.high = min(stamps), max(stamps)
             col.has_time = any(p[1].time for p in parsed)
     elif col.role == "phone" and not col.masked:
-        seq = []
+        seq, last = [], None
         for v in vals:
             e164 = _phone_of(v, region)
             if e164:
                 seq.append(phones.national_digits(e164)[:3])
                 col.region = col.region or phones.region_of(e164)
-                col.number_type = phones.number_type(e164)
+                last = e164
+        if last:  # the type of the column's last number, as before (one lookup, not one per row)
+            col.number_type = phones.number_type(last)
         col.prefixes = Counter(seq)
         col.prefix_survival = novelty_survival(col.prefixes)
     elif col.role == "phone":
