@@ -86,6 +86,8 @@ class FeedProfile:
     serial: object | None = None  # ordering.Serial
     ages: list[Relation] = field(default_factory=list)
     id_birth_column: int | None = None  # date column an ID's birth digits repeat
+    # Results derived from the profile alone, shared by every plan that uses it.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def of_role(self, role: str) -> list[Column]:
         return [c for c in self.columns if c.role == role]
