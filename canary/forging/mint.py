@@ -121,6 +121,10 @@ class NameMaker:
         # is held k times by the others; k = 0 composes a new one from characters.
         k = frequency.occurrence_draw(rng, self.givens)
         if k:
+            # Reuse as often as Good–Turing says; which name, half the time by raw
+            # frequency (see RAW_SHARE).
+            if rng.random() < RAW_SHARE:
+                return surname + weighted(rng, dict(self.givens))
             return surname + frequency.with_count(rng, self.givens, k)
         if sum(self.lengths.values()) >= 20:
             length = int(weighted(rng, {str(n): c for n, c in self.lengths.items() if n}))
