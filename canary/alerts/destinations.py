@@ -188,7 +188,10 @@ def add(
 def get(session: Session, ref: str | int) -> Destination:
     """A destination by id or name."""
     row = None
-    if isinstance(ref, int) or str(ref).isdigit():
+    # str.isdigit accepts '²', which int() refuses; an id wider than the column names
+    # no row (and would overflow the driver), so both fall through to a name lookup.
+    digits = isinstance(ref, int) or (str(ref).isdecimal() and len(str(ref)) <= 10)
+    if digits and 0 < int(ref) < 2**31:
         row = session.get(Destination, int(ref))
     if row is None:
         row = session.scalar(select(Destination).where(Destination.name == str(ref)))

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from canary.errors import CanaryError
 from canary.flow import service as flow
 from canary.web.auth import ctx, principal, requires
+from canary.web.inputs import (
+    json_object,
+    mapping,
+    names,
+    optional_text,
+    query_int,
+    query_text,
+    text,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-def body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise CanaryError("the request body must be a JSON object")
-    return data
 
 
 @bp.get("/map")
@@ -28,10 +29,10 @@ def get_map():
 @bp.post("/sources")
 @requires("map:write")
 def post_source():
-    data = body()
+    data = json_object()
     with ctx().db.session() as session:
         source = flow.add_source(
-            session, data.get("name", ""), principal().actor, data.get("kind", "hospital")
+            session, text(data, "name"), principal().actor, text(data, "kind", "hospital")
         )
         return {"id": source.id, "name": source.name}, 201
 
@@ -39,19 +40,19 @@ def post_source():
 @bp.post("/feeds")
 @requires("map:write")
 def post_feed():
-    data = body()
+    data = json_object()
     with ctx().db.session() as session:
         feed = flow.add_feed(
             session,
-            data.get("name", ""),
+            text(data, "name"),
             principal().actor,
-            source=data.get("source"),
-            fmt=data.get("format", "csv"),
-            column_map=data.get("column_map") or {},
-            locale=data.get("locale", ctx().settings.locale),
-            produced_by=data.get("produced_by"),
-            sheet=data.get("sheet", ""),
-            inbox_dir=data.get("inbox_dir", ""),
+            source=optional_text(data, "source"),
+            fmt=text(data, "format", "csv"),
+            column_map=mapping(data, "column_map"),
+            locale=text(data, "locale", ctx().settings.locale),
+            produced_by=optional_text(data, "produced_by"),
+            sheet=text(data, "sheet"),
+            inbox_dir=text(data, "inbox_dir"),
         )
         return {"id": feed.id, "name": feed.name, "column_map": feed.column_map}, 201
 
@@ -59,16 +60,16 @@ def post_feed():
 @bp.post("/holders")
 @requires("map:write")
 def post_holder():
-    data = body()
+    data = json_object()
     with ctx().db.session() as session:
         holder = flow.add_holder(
             session,
-            data.get("name", ""),
+            text(data, "name"),
             principal().actor,
-            receives=data.get("receives") or [],
-            from_holders=data.get("from") or [],
-            kind=data.get("kind", "internal"),
-            outbox_dir=data.get("outbox_dir", ""),
+            receives=names(data, "receives"),
+            from_holders=names(data, "from"),
+            kind=text(data, "kind", "internal"),
+            outbox_dir=text(data, "outbox_dir"),
         )
         return {"id": holder.id, "name": holder.name}, 201
 
@@ -76,10 +77,10 @@ def post_holder():
 @bp.post("/copies")
 @requires("map:write")
 def post_copy():
-    data = body()
+    data = json_object()
     with ctx().db.session() as session:
-        feed = flow.get_feed(session, data.get("feed", ""))
-        holder = flow.get_holder(session, data.get("holder", ""))
+        feed = flow.get_feed(session, text(data, "feed"))
+        holder = flow.get_holder(session, text(data, "holder"))
         copy = flow.ensure_copy(session, feed, holder, principal().actor)
         return {"id": copy.id, "feed": feed.name, "holder": holder.name}, 201
 
@@ -87,11 +88,9 @@ def post_copy():
 @bp.post("/links")
 @requires("map:write")
 def post_link():
-    data = body()
+    data = json_object()
     with ctx().db.session() as session:
-        link = flow.link_holders(
-            session, data.get("from", ""), data.get("to", ""), principal().actor
-        )
+        link = flow.link_holders(session, text(data, "from"), text(data, "to"), principal().actor)
         return {"id": link.id}, 201
 
 
@@ -101,8 +100,8 @@ def list_canaries():
     """The registry. Admin only; every call is audited."""
     from canary.canaries import registry
 
-    copy_id = request.args.get("copy_id", type=int)
-    period = request.args.get("period") or None
+    copy_id = query_int("copy_id")
+    period = query_text("period")
     with ctx().db.session() as session:
         return {
             "canaries": registry.list_canaries(session, ctx().keys, principal(), copy_id, period)
@@ -125,7 +124,7 @@ def get_audit():
 
     with ctx().db.session() as session:
         rows = audit.entries(
-            session, request.args.get("action") or None, request.args.get("limit", 200, type=int)
+            session, query_text("action"), query_int("limit", 200, minimum=1, maximum=10_000)
         )
         return {
             "entries": [

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from canary.alerts import destinations, outbox
-from canary.errors import CanaryError
+from canary.errors import CanaryError, NotFound
 from canary.web.auth import ctx, principal, requires
+from canary.web.inputs import flag, json_object, names, query_int, query_text, text, whole
 
 bp = Blueprint("api_alerts", __name__, url_prefix="/api/alerts")
 
 
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise CanaryError("the request body must be a JSON object")
-    return data
-
-
-def _names(data: dict, key: str) -> list[str]:
-    value = data.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise CanaryError(f"{key} must be a list of names")
-    return value
-
-
-def _text(data: dict, key: str, default: str = "") -> str:
-    value = data.get(key, default)
-    if not isinstance(value, str):
-        raise CanaryError(f"{key} must be a string")
-    return value
+def _ref(ref: str) -> str:
+    """A destination's name or id from the path (NUL cannot be stored, so names none)."""
+    if "\x00" in ref or len(ref) > 200:
+        raise NotFound(f"no destination {ref[:50]!r}; list them with GET /api/alerts/destinations")
+    return ref
 
 
 @bp.get("/destinations")
@@ -49,30 +36,29 @@ def list_destinations():
 @requires("alerts:write")
 def add_destination():
     """Create a destination; a webhook's signing secret is in this answer only."""
-    data = _body()
-    kind = _text(data, "kind", "webhook")
-    url = _text(data, "url")
+    data = json_object()
+    kind = text(data, "kind", "webhook")
+    url = text(data, "url")
     target: str | dict = url
     if kind == "email":
         smtp = data.get("smtp") or {}
         if not isinstance(smtp, dict):
             raise CanaryError("smtp must be an object with host, port, from, username, password")
-        port = smtp.get("port")
-        if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
-            raise CanaryError("smtp.port must be a whole number")
         target = destinations.email_target(
             url,
-            host=_text(smtp, "host"),
-            port=port,
-            sender=_text(smtp, "from"),
-            starttls=bool(smtp.get("starttls", True)),
-            ssl=bool(smtp.get("ssl", False)),
-            username=_text(smtp, "username"),
-            password=_text(smtp, "password"),
+            host=text(smtp, "host"),
+            port=whole(smtp, "port", minimum=1, maximum=65535),
+            sender=text(smtp, "from"),
+            starttls=flag(smtp, "starttls", True),
+            ssl=flag(smtp, "ssl", False),
+            username=text(smtp, "username"),
+            password=text(smtp, "password"),
         )
     min_confidence = data.get("min_confidence")
     if min_confidence is not None and (
-        isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float))
+        isinstance(min_confidence, bool)
+        or not isinstance(min_confidence, (int, float))
+        or not 0 <= min_confidence <= 1
     ):
         raise CanaryError("min_confidence must be a number between 0 and 1")
     c = ctx()
@@ -80,11 +66,11 @@ def add_destination():
         dest, secret = destinations.add(
             session,
             c.keys,
-            _text(data, "name"),
+            text(data, "name"),
             kind,
             target,
-            feeds=_names(data, "feeds"),
-            holders=_names(data, "holders"),
+            feeds=names(data, "feeds"),
+            holders=names(data, "holders"),
             min_confidence=min_confidence,
             actor=principal().actor,
         )
@@ -95,12 +81,12 @@ def add_destination():
 @bp.post("/destinations/<ref>/enabled")
 @requires("alerts:write")
 def set_enabled(ref: str):
-    enabled = _body().get("enabled")
+    enabled = json_object().get("enabled")
     if not isinstance(enabled, bool):
         raise CanaryError("enabled must be true or false")
     c = ctx()
     with c.db.session() as session:
-        dest = destinations.set_enabled(session, ref, enabled, actor=principal().actor)
+        dest = destinations.set_enabled(session, _ref(ref), enabled, actor=principal().actor)
         return destinations.describe(c.keys, session, dest)
 
 
@@ -108,7 +94,7 @@ def set_enabled(ref: str):
 @requires("alerts:write")
 def remove_destination(ref: str):
     with ctx().db.session() as session:
-        destinations.remove(session, ref, actor=principal().actor)
+        destinations.remove(session, _ref(ref), actor=principal().actor)
     return {"removed": ref}
 
 
@@ -116,22 +102,18 @@ def remove_destination(ref: str):
 @requires("alerts:write")
 def test_destination(ref: str):
     """Send a test delivery now; 200 with ok=false if the receiver refused it."""
-    delivery, result = outbox.send_test(ctx(), ref, actor=principal().actor)
+    delivery, result = outbox.send_test(ctx(), _ref(ref), actor=principal().actor)
     return {**delivery, "ok": result.ok}
 
 
 @bp.get("/deliveries")
 @requires("alerts:read")
 def list_deliveries():
-    status = request.args.get("status") or None
-    if request.args.get("dead") in ("1", "true", "yes"):
+    status = query_text("status")
+    if query_text("dead") in ("1", "true", "yes"):
         status = "dead"
-    incident = request.args.get("incident")
-    try:
-        incident_id = int(incident) if incident else None
-        limit = int(request.args.get("limit", 200))
-    except ValueError:
-        raise CanaryError("incident and limit must be whole numbers") from None
+    incident_id = query_int("incident")
+    limit = query_int("limit", 200)
     with ctx().db.session() as session:
         rows = outbox.deliveries(session, status=status, incident_id=incident_id, limit=limit)
         return {"deliveries": [outbox.describe(d) for d in rows]}

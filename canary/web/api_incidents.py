@@ -7,6 +7,7 @@ from flask import Blueprint, request
 from canary.attribution import lifecycle, views
 from canary.errors import CanaryError
 from canary.web.auth import ctx, principal, requires
+from canary.web.inputs import json_object, query_int, query_text, text
 
 bp = Blueprint("api_incidents", __name__, url_prefix="/api/incidents")
 
@@ -21,12 +22,9 @@ _ACTIONS = {
 @bp.get("")
 @requires("incidents:read")
 def list_incidents():
-    try:
-        limit = int(request.args.get("limit", 200))
-    except ValueError as exc:
-        raise CanaryError("limit must be a whole number") from exc
+    limit = query_int("limit", 200)
     with ctx().db.session() as session:
-        return {"incidents": views.list_incidents(session, request.args.get("status"), limit)}
+        return {"incidents": views.list_incidents(session, query_text("status"), limit)}
 
 
 @bp.get("/<int:incident_id>")
@@ -41,11 +39,9 @@ def show(incident_id: int):
 def change(incident_id: int, action: str):
     function = _ACTIONS.get(action)
     if function is None:
-        raise CanaryError(f"unknown action {action!r}; use ack, resolve or false-positive")
-    data = request.get_json(silent=True)
-    reason = data.get("reason", "") if isinstance(data, dict) else ""
-    if not isinstance(reason, str):
-        raise CanaryError("reason must be text")
+        raise CanaryError(f"unknown action {action[:50]!r}; use ack, resolve or false-positive")
+    # The body is optional: {"reason": "..."} or nothing at all.
+    reason = text(json_object(), "reason") if request.get_data(cache=True).strip() else ""
     with ctx().db.session() as session:
         incident = function(session, ctx(), incident_id, principal().actor, reason)
         return views.summary(session, incident)

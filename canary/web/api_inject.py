@@ -11,8 +11,9 @@ from pathlib import Path
 from flask import Blueprint, request, send_file
 
 from canary.errors import CanaryError
-from canary.feeds.inject import inject, safe_name
+from canary.feeds.inject import inject
 from canary.web.auth import ctx, principal, requires
+from canary.web.inputs import form_text, upload_name
 
 bp = Blueprint("api_inject", __name__, url_prefix="/api")
 
@@ -24,14 +25,14 @@ def post_inject():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise CanaryError("attach the delivery as the multipart field 'file'")
-    feed = (request.form.get("feed") or "").strip()
+    feed = form_text("feed")
     if not feed:
         raise CanaryError("name the feed in the form field 'feed'")
-    holders = [h.strip() for h in (request.form.get("holders") or "").split(",") if h.strip()]
+    holders = [h.strip() for h in form_text("holders").split(",") if h.strip()]
     if not holders:
         raise CanaryError("name one or more holders in the form field 'holders' (comma-separated)")
-    suffix = Path(upload.filename).suffix.lower()[:10]
-    stem = safe_name(Path(upload.filename).stem)[:100]
+    period = form_text("period") or None
+    stem, suffix = upload_name(upload.filename)
     work = Path(tempfile.mkdtemp(prefix="canary-inject-"))
     try:
         input_path = work / f"{stem}{suffix}"
@@ -42,7 +43,7 @@ def post_inject():
             feed=feed,
             input_path=input_path,
             holders=holders,
-            period=(request.form.get("period") or "").strip() or None,
+            period=period,
             out_dir=out_dir,
             actor=principal().actor,
         )

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+import re
+
+from flask import Blueprint
 
 from canary.errors import CanaryError
 from canary.telephony import allowlist, lifecycle, numbers, pool
 from canary.web.auth import ctx, principal, requires
+from canary.web.inputs import json_object, number, optional_text, text, whole
 
 bp = Blueprint("api_numbers", __name__, url_prefix="/api/numbers")
 
-
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise CanaryError("the request body must be a JSON object")
-    return data
-
-
-def _float(data: dict, key: str, default: float | None) -> float | None:
-    value = data.get(key, default)
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise CanaryError(f"{key} must be a number") from None
-
-
-def _int(data: dict, key: str) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CanaryError(f"{key} must be a whole number")
-    return value
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_AREA_CODE = re.compile(r"[0-9]{1,6}")
 
 
 def _one(point) -> dict:
@@ -63,17 +43,17 @@ def list_numbers():
 @bp.post("")
 @requires("numbers:write")
 def add_number():
-    data = _body()
+    data = json_object()
     with ctx().db.session() as session:
         point = pool.add_number(
             session,
             ctx(),
-            str(data.get("number", "")),
-            forwards_to=data.get("forwards_to") or None,
-            provider=str(data.get("provider", "manual")),
-            cost_per_month=_float(data, "cost_per_month", 0.0),
-            currency=str(data.get("currency", "USD")),
-            quarantine_days=_int(data, "quarantine_days"),
+            text(data, "number"),
+            forwards_to=optional_text(data, "forwards_to"),
+            provider=text(data, "provider", "manual"),
+            cost_per_month=number(data, "cost_per_month", 0.0),
+            currency=text(data, "currency", "USD"),
+            quarantine_days=whole(data, "quarantine_days", maximum=3650),
             actor=principal().actor,
         )
         return _one(point), 201
@@ -82,16 +62,26 @@ def add_number():
 @bp.post("/buy")
 @requires("numbers:write")
 def buy_number():
-    data = _body()
+    data = json_object()
+    country = text(data, "country")
+    if not _COUNTRY.fullmatch(country):
+        raise CanaryError("country must be a two-letter ISO country code, e.g. US")
+    area_code = data.get("area_code")
+    if isinstance(area_code, int) and not isinstance(area_code, bool):
+        area_code = str(area_code)
+    elif area_code is not None and not isinstance(area_code, str):
+        raise CanaryError("area_code must be digits")
+    if area_code and not _AREA_CODE.fullmatch(area_code):
+        raise CanaryError("area_code must be 1 to 6 digits")
     with ctx().db.session() as session:
         point = numbers.buy(
             session,
             ctx(),
-            country=str(data.get("country", "")),
-            number_type=str(data.get("type", "local")),
-            area_code=str(data["area_code"]) if data.get("area_code") else None,
-            contains=str(data["contains"]) if data.get("contains") else None,
-            cost_per_month=_float(data, "cost_per_month", None),
+            country=country,
+            number_type=text(data, "type", "local"),
+            area_code=area_code or None,
+            contains=optional_text(data, "contains"),
+            cost_per_month=number(data, "cost_per_month", None),
             actor=principal().actor,
         )
         return _one(point), 201
@@ -100,36 +90,33 @@ def buy_number():
 @bp.post("/release")
 @requires("numbers:write")
 def release_number():
-    data = _body()
+    data = json_object()
     with ctx().db.session() as session:
-        point = numbers.release(
-            session, ctx(), str(data.get("number", "")), actor=principal().actor
-        )
+        point = numbers.release(session, ctx(), text(data, "number"), actor=principal().actor)
         return _one(point)
 
 
 @bp.post("/cooldown")
 @requires("numbers:write")
 def cooldown_number():
-    data = _body()
+    data = json_object()
+    days = whole(data, "days", maximum=3650)
     with ctx().db.session() as session:
-        point = lifecycle.find(session, ctx(), str(data.get("number", "")))
-        lifecycle.start_cooldown(
-            session, ctx(), point.id, days=_int(data, "days"), actor=principal().actor
-        )
+        point = lifecycle.find(session, ctx(), text(data, "number"))
+        lifecycle.start_cooldown(session, ctx(), point.id, days=days, actor=principal().actor)
         return _one(point)
 
 
 @bp.post("/allowlist")
 @requires("numbers:write")
 def allow_caller():
-    data = _body()
+    data = json_object()
     with ctx().db.session() as session:
         row = allowlist.allow(
             session,
             ctx(),
-            str(data.get("number", "")),
-            label=str(data.get("label", "")),
+            text(data, "number"),
+            label=text(data, "label"),
             actor=principal().actor,
         )
         return {"id": row.id, "label": row.label}, 201

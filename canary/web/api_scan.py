@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from flask import Blueprint, jsonify, request
 from canary.errors import CanaryError, PermissionDenied
 from canary.forensics.service import scan
 from canary.web.auth import ctx, principal, requires
+from canary.web.inputs import json_object, text, upload_name
 
 bp = Blueprint("api_scan", __name__, url_prefix="/api")
 
@@ -23,14 +25,17 @@ def post_scan():
     Uploads above ``max_upload_bytes`` are refused with 413 before they are read.
     """
     if request.is_json:
-        body = request.get_json(silent=True) or {}
-        raw = str(body.get("path") or "").strip()
+        raw = text(json_object(), "path").strip()
         if not raw:
             raise CanaryError('send the file as multipart field "file", or JSON {"path": ...}')
         if principal().role != "admin":
             raise PermissionDenied("only administrators may scan a file on the server's disk")
         path = Path(raw)
-        if not path.is_file():
+        try:
+            readable = path.is_file() and os.access(path, os.R_OK)
+        except OSError:  # a name too long for the filesystem, a loop of links
+            readable = False
+        if not readable:
             raise CanaryError("the path is not a readable file on the server")
         result = scan(ctx(), path, principal=principal(), via="api")
         return jsonify(result.to_dict())
@@ -41,7 +46,8 @@ def post_scan():
     try:
         target = work / "upload"
         upload.save(target)
-        name = Path(upload.filename).name[:200]
+        stem, suffix = upload_name(upload.filename)
+        name = f"{stem}{suffix}"
         result = scan(ctx(), target, principal=principal(), via="api", file_name=name)
         return jsonify(result.to_dict())
     finally:

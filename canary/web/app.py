@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from canary.context import Context, open_context
 from canary.errors import CanaryError
 from canary.settings import Settings, load_settings
+from canary.web.inputs import MAX_ID
 
 log = logging.getLogger("canary.web")
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in a route: a row id, so larger than any row id is a 404.
+
+    Werkzeug's own converter takes any length of digits, and the driver then fails
+    to bind a number wider than the id column (a 500 instead of "not found").
+    """
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def create_app(
@@ -27,6 +42,7 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = context.settings.max_upload_bytes
     app.extensions["canary"] = context
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     logging.basicConfig(level=context.settings.log_level)
 
     from canary.web import (
@@ -64,13 +80,27 @@ def create_app(
             message=f"upload exceeds the limit of {limit} bytes (setting max_upload_bytes)",
         ), 413
 
+    @app.errorhandler(DataError)
+    def _unstorable(_exc: DataError):
+        # Last line of defence (views check their input first): a value the database
+        # refuses (out of range, a NUL in text). The transaction was rolled back.
+        log.warning("refused a value the database cannot store (DataError)")
+        return jsonify(
+            error="InvalidValue",
+            message="a value is out of range or holds characters that cannot be stored",
+        ), 400
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         return jsonify(error=exc.name, message=exc.description), exc.code
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # never leak internals (or personal data) in a 500
-        log.exception("unhandled error")
+        # Log the type and where it happened, not the message or the locals: a message
+        # often quotes the input (a phone number, a name, a SQL statement's values).
+        frames = traceback.extract_tb(exc.__traceback__)[-6:]
+        where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
+        log.error("unhandled %s at %s", type(exc).__name__, where or "?")
         return jsonify(error="InternalError", message="internal error; see the service log"), 500
 
     @app.get("/healthz")
