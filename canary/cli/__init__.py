@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import DataError, OperationalError
 
 from canary.context import Context, open_context
 from canary.errors import CanaryError
@@ -48,15 +52,88 @@ def emit(data: Any, as_json: bool, human: str | None = None) -> None:
         )
 
 
+# Row ids are INTEGER columns (32-bit on PostgreSQL): a larger number names no row.
+MAX_ID = 2**31 - 1
+ROW_ID = click.IntRange(1, MAX_ID)
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is a real number (click's FLOAT accepts 'nan' and 'inf')."""
+
+    name = "number"
+
+    def __init__(self, minimum: float | None = None, maximum: float | None = None) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.minimum is not None and number < self.minimum:
+            self.fail(f"{value} is below {self.minimum:g}", param, ctx)
+        if self.maximum is not None and number > self.maximum:
+            self.fail(f"{value} is above {self.maximum:g}", param, ctx)
+        return number
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Refuse an output path before any work is done (and any canary is registered).
+
+    Outputs are written to a temporary file beside the target and moved over it, so a
+    target that is a device, pipe or folder would be replaced, not written to: as root,
+    ``-o /dev/null`` would swap the device for a file of personal data.
+    """
+    path = Path(path)
+    if "\x00" in str(path):
+        raise CanaryError("the output path contains a NUL character")
+    if path.exists() and not path.is_symlink() and not path.is_file():
+        raise CanaryError(f"the output {str(path)!r} exists and is not a regular file")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CanaryError(f"cannot create {str(path)!r}: {str(folder)!r} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CanaryError(f"cannot write into {str(folder)!r}: permission denied")
+    return path
+
+
+def _fail(message: str, status: int = 2) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(status)
+
+
 class CanaryGroup(click.Group):
-    """Turns domain errors into a clear message and exit status 2 instead of a traceback."""
+    """Turns domain errors, unwritable paths and an unreachable database into a clear
+    message and a non-zero exit status instead of a traceback.
+
+    Messages name the file and the reason; they never repeat a database error's text,
+    which can carry the statement's values.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CanaryError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(2)
+            _fail(str(exc))
+        except OSError as exc:  # -o into a missing folder, a read-only disk, a full disk
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(f"{exc.strerror or type(exc).__name__}{where}")
+        except ValueError as exc:
+            if "null byte" in str(exc) or "null character" in str(exc):
+                _fail("a path or value contains a NUL character")
+            raise
+        except DataError:
+            _fail("a value is out of range or holds characters the database cannot store")
+        except OperationalError as exc:
+            _fail(
+                f"the database is unavailable ({type(exc.orig).__name__}); "
+                "check database_url and that the server is running",
+                status=3,
+            )
 
 
 @click.group(cls=CanaryGroup)

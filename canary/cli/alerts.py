@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from canary.alerts import destinations, outbox
-from canary.cli import AppState, emit, pass_state
+from canary.cli import ROW_ID, AppState, FiniteFloat, emit, pass_state
 
 
 @click.group("alerts")
@@ -19,9 +19,13 @@ def alerts_group() -> None:
 @click.option("--url", required=True, help="endpoint URL, or mailto:ADDR[,ADDR] for e-mail")
 @click.option("--feed", "feeds", multiple=True, help="only incidents about this feed")
 @click.option("--holder", "holders", multiple=True, help="only incidents about this holder")
-@click.option("--min-confidence", type=float, help="only incidents at least this sure (0-1)")
+@click.option(
+    "--min-confidence", type=FiniteFloat(0, 1), help="only incidents at least this sure (0-1)"
+)
 @click.option("--smtp-host", help="e-mail: SMTP server")
-@click.option("--smtp-port", type=int, help="e-mail: SMTP port (587 STARTTLS, 465 TLS)")
+@click.option(
+    "--smtp-port", type=click.IntRange(1, 65535), help="e-mail: SMTP port (587 STARTTLS, 465 TLS)"
+)
 @click.option("--smtp-from", help="e-mail: sender address")
 @click.option("--smtp-user", default="", help="e-mail: login name")
 @click.option(
@@ -168,8 +172,8 @@ def test(state: AppState, destination: str, as_json: bool) -> None:
 @alerts_group.command("deliveries")
 @click.option("--dead", is_flag=True, help="only dead letters")
 @click.option("--status", type=click.Choice(["pending", "delivered", "dead"]))
-@click.option("--incident", "incident_id", type=int)
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--incident", "incident_id", type=ROW_ID)
+@click.option("--limit", type=click.IntRange(1, 5000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def deliveries(
@@ -201,7 +205,7 @@ def deliveries(
 
 
 @alerts_group.command("redeliver")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id", type=ROW_ID)
 @pass_state
 def redeliver(state: AppState, delivery_id: int) -> None:
     """Put a dead letter back in the outbox (same webhook-id, so receivers dedupe)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from canary.canaries import registry
-from canary.cli import AppState, emit, pass_state
+from canary.cli import ROW_ID, AppState, emit, pass_state
 from canary.security import audit
 
 
@@ -15,7 +15,7 @@ def canaries_group() -> None:
 
 
 @canaries_group.command("list")
-@click.option("--copy", "copy_id", type=int)
+@click.option("--copy", "copy_id", type=ROW_ID)
 @click.option("--period")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
@@ -32,7 +32,7 @@ def canaries_list(state: AppState, copy_id: int | None, period: str | None, as_j
 
 @click.command("audit")
 @click.option("--action")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def audit_cmd(state: AppState, action: str | None, limit: int, as_json: bool) -> None:

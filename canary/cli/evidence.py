@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from canary.cli import AppState, emit, pass_state
+from canary.cli import ROW_ID, AppState, check_output_path, emit, pass_state
 
 
 @click.group("evidence")
@@ -15,7 +15,7 @@ def evidence_group() -> None:
 
 
 @evidence_group.command("export")
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=ROW_ID)
 @click.option(
     "-o", "--output", "output", type=click.Path(dir_okay=False), help="bundle file (.zip)"
 )
@@ -25,7 +25,7 @@ def export(state: AppState, incident_id: int, output: str | None) -> None:
     from canary.evidence import bundle
 
     ctx = state.context
-    target = output or f"incident-{incident_id}-evidence.zip"
+    target = check_output_path(output or f"incident-{incident_id}-evidence.zip")
     with ctx.db.session() as session:
         path = bundle.export(
             session,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from canary.attribution import lifecycle, service, views
-from canary.cli import AppState, emit, pass_state
+from canary.cli import ROW_ID, AppState, emit, pass_state
 
 _STATUSES = click.Choice(["open", "acknowledged", "resolved", "false_positive"])
 
@@ -25,7 +25,7 @@ def incidents_group(ctx: click.Context, status: str | None, as_json: bool) -> No
 
 
 @incidents_group.command("show")
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def show(state: AppState, incident_id: int, as_json: bool) -> None:
@@ -51,7 +51,7 @@ def _human(data: dict) -> str:
 
 def _transition(name: str, function, help_text: str):
     @incidents_group.command(name, help=help_text)
-    @click.argument("incident_id", type=int)
+    @click.argument("incident_id", type=ROW_ID)
     @click.option("--reason", required=True, help="why (recorded with your name)")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state

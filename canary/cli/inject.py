@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
-from canary.cli import AppState, emit, pass_state
+from canary.cli import AppState, check_output_path, emit, pass_state
 from canary.errors import CanaryError
 
 
@@ -45,7 +46,9 @@ def _progress_bar():
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output file (one holder).")
 @click.option("--out-dir", type=click.Path(file_okay=False), help="Folder for one file per holder.")
 @click.option(
-    "--count", type=int, help="Canaries per copy (default: the canaries_per_copy setting)."
+    "--count",
+    type=click.IntRange(0, 100_000),
+    help="Canaries per copy (default: the canaries_per_copy setting).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_state
@@ -53,12 +56,17 @@ def inject_cmd(
     state: AppState, feed, input_path, holder, holders, period, output, out_dir, count, as_json
 ) -> None:
     """Add canaries to INPUT for each holder of FEED and write their copies."""
-    from canary.feeds.inject import inject
+    from canary.feeds.inject import inject, output_name
 
     names = [holder] if holder else []
     names += [h for h in (holders or "").split(",") if h.strip()]
     if not names:
         raise CanaryError("name a holder: --holder H, or --holders H1,H2 with --out-dir DIR")
+    if output:
+        check_output_path(output)
+    elif out_dir:
+        for name in names:
+            check_output_path(Path(out_dir) / output_name(Path(input_path), name.strip()))
     bar, update = _progress_bar()
     with bar:
         result = inject(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from canary.cli import AppState, emit, pass_state
+from canary.cli import AppState, FiniteFloat, emit, pass_state
 from canary.telephony import allowlist, lifecycle, numbers, pool
 from canary.telephony.provider import NUMBER_TYPES
 
@@ -26,10 +26,15 @@ def numbers_group() -> None:
 @numbers_group.command("add")
 @click.argument("number")
 @click.option("--forwards-to", help="Provider (Twilio) number this local number forwards to.")
-@click.option("--cost", type=float, default=0.0, show_default=True, help="Cost per month.")
+@click.option("--cost", type=FiniteFloat(0), default=0.0, show_default=True, help="Cost per month.")
 @click.option("--currency", default="USD", show_default=True)
 @click.option("--provider", default="manual", show_default=True, help="Who sells the number.")
-@click.option("--quarantine-days", type=int, default=None, help="Override quarantine_days.")
+@click.option(
+    "--quarantine-days",
+    type=click.IntRange(0, 3650),
+    default=None,
+    help="Override quarantine_days.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def numbers_add(
@@ -65,7 +70,9 @@ def numbers_add(
 )
 @click.option("--area-code", default=None)
 @click.option("--contains", default=None, help="Digit pattern, e.g. 555.")
-@click.option("--cost", type=float, default=None, help="Cost per month (default: provider price).")
+@click.option(
+    "--cost", type=FiniteFloat(0), default=None, help="Cost per month (default: provider price)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def numbers_buy(state: AppState, country, number_type, area_code, contains, cost, as_json):
@@ -107,7 +114,7 @@ def numbers_release(state: AppState, number):
 
 @numbers_group.command("cooldown")
 @click.argument("number")
-@click.option("--days", type=int, default=None, help="Override cooldown_days.")
+@click.option("--days", type=click.IntRange(0, 3650), default=None, help="Override cooldown_days.")
 @pass_state
 def numbers_cooldown(state: AppState, number, days):
     """Take a number out of allocation for a while (after an incident)."""

@@ -12,7 +12,7 @@ from canary.scheduling import jobs
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-scheduler", is_flag=True, help="Do not run background jobs in this process.")
 @pass_state
 def serve_cmd(state: AppState, host: str, port: int, no_scheduler: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from canary.cli import AppState, emit, pass_state
+from canary.cli import ROW_ID, AppState, emit, pass_state
 from canary.context import init_home, open_context
 from canary.security import tokens
 from canary.settings import load_settings
@@ -69,7 +69,7 @@ def token_list(state: AppState, as_json: bool) -> None:
 
 
 @token_group.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=ROW_ID)
 @pass_state
 def token_revoke(state: AppState, token_id: int) -> None:
     with state.context.db.session() as session:

@@ -103,7 +103,7 @@ def simulate_sms(to, url, public_url, from_, body, forwarded_from):
 
 @simulate_group.command("recording")
 @click.option("--call-sid", required=True, help="The call the voicemail belongs to.")
-@click.option("--duration", type=int, default=12, show_default=True)
+@click.option("--duration", type=click.IntRange(0, 24 * 3600), default=12, show_default=True)
 @click.option("--url", default=None, help="Where the service listens (default: public_base_url).")
 @click.option("--public-url", default=None, help="URL that is signed (default: public_base_url).")
 def simulate_recording(call_sid, duration, url, public_url):
