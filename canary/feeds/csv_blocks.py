@@ -10,6 +10,7 @@ every row, so the fast path is an optimisation, never a second interpretation.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -77,8 +78,12 @@ def _blank_line(delimiter: str) -> re.Pattern[str]:
 
 def byte_safe(encoding: str, delimiter: str) -> bool:
     """Whether the delimiter can be found by its byte: always in UTF-8; for , ; and tab
-    also in GB18030 and the other multi-byte code pages (their trail bytes are higher)."""
-    return encoding == "utf-8" or delimiter in (",", ";", "\t")
+    also in GB18030 and the other multi-byte code pages (their trail bytes are higher).
+    Never in 7-bit stateful encodings (ISO-2022, UTF-7, HZ), whose text is ASCII bytes."""
+    if encoding == "utf-8":
+        return True
+    name = codecs.lookup(encoding).name.replace("-", "_")
+    return delimiter in (",", ";", "\t") and not name.startswith(("iso2022", "utf_7", "hz"))
 
 
 def plain_lines(block: bytes, encoding: str, delimiter: str, width: int) -> list[bytes] | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from canary.feeds.base import Progress, Target, WriteStats, check_canary_values, check_positions
-from canary.feeds.csv_blocks import BLOCK, QUOTE, SerialCells, blocks
+from canary.feeds.csv_blocks import BLOCK, QUOTE, SerialCells, blocks, byte_safe
 from canary.feeds.splice import atomic_outputs
 from canary.forging.plan import InjectionPlan, SerialSpec
 
@@ -88,10 +88,8 @@ class _Writer:
         # Serial cells live in data rows only: not in the title, header or totals row.
         self.renumber_from = scanned.checkpoints[0][0]
         self.renumber_to = scanned.summary.start if scanned.summary else scanned.size
-        delim = scanned.dialect.delimiter.encode(self.enc)
-        # Finding a delimiter byte is safe in UTF-8 and, for , ; and tab, in GB18030 and
-        # the other multi-byte code pages (their trail bytes never fall that low).
-        self.delim = delim if self.enc == "utf-8" or delim in (b",", b";", b"\t") else None
+        delim = scanned.dialect.delimiter
+        self.delim = delim.encode(self.enc) if byte_safe(self.enc, delim) else None
 
     def copy(self, start: int, end: int) -> None:
         """Copy input bytes ``[start, end)`` to every output, renumbering serials."""
