@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+from canary.forging.placement import place
 from canary.forging.profile import build
 from tests.forging.conftest import newborn_rows, sample_of
 
@@ -33,6 +36,22 @@ def test_descending_dates_are_a_descending_key():
     profile = build(sample_of(rows))
     assert profile.sort_keys[0].column == 3 and profile.sort_keys[0].descending
     assert profile.serial.width == 0
+
+
+def test_a_sorted_file_with_a_hand_edited_row_is_still_sorted():
+    rows = newborn_rows(150)
+    rows.sort(key=lambda r: int(r[5]))  # by weight
+    rows.insert(40, rows.pop(120))  # one row moved by hand after sorting
+    for i, r in enumerate(rows):
+        r[0] = str(i + 1)
+    profile = build(sample_of(rows))
+    assert (profile.sort_keys[0].column, profile.sort_keys[0].descending) == (5, False)
+    # A canary goes where its weight keeps the order, never next to the misplaced row.
+    canary = list(rows[10])
+    canary[5] = "3000"
+    for seed in range(20):
+        at = place(profile, canary, random.Random(seed))
+        assert int(rows[at - 1][5]) <= 3000 <= int(rows[at][5])
 
 
 def test_unsorted_file_has_no_sort_key():
