@@ -13,7 +13,7 @@ API (`canary.feeds.inject.inject`, the function behind `canary inject`), then at
 A naive forger (Faker rows in the library's default layout, appended at the end) is
 measured in the same run as the baseline. Goal: AUC <= 0.60, no rule > 2x real rate.
 
-Run: .venv/bin/python benchmarks/stealth.py [--weeks 6] [--per-copy 3]
+Run: .venv/bin/python benchmarks/stealth.py [--weeks 6] [--per-copy 3] [--runs 5]
 """
 
 from __future__ import annotations
@@ -419,6 +419,8 @@ def sort_value(spec, col, text):
 
 
 FEATURES: list[str] = []
+# Index of the delivery each row of the last row_features() call came from.
+DELIVERIES: list[int] = []
 
 
 def row_features(files):
@@ -446,7 +448,8 @@ def row_features(files):
             if v.get("id"):
                 corpus["idregion"][v["id"][:3]] += 1
     X, y, groups, flags = [], [], [], []
-    for k, spec, _h, rows, labels in files:
+    DELIVERIES.clear()
+    for delivery_no, (k, spec, _h, rows, labels) in enumerate(files):
         cols = columns_of(spec)
         vals = [dict(zip(cols, r, strict=False)) for r in rows]
         n = len(rows)
@@ -538,6 +541,7 @@ def row_features(files):
             X.append(list(feat.values()))
             y.append(labels[i])
             groups.append(k)
+            DELIVERIES.append(delivery_no)
             flags.append(
                 {
                     "phone number seen in another row or delivery": feat["phone_dup"] > 0,
@@ -584,6 +588,16 @@ def evaluate(label, files):
         scores[test] = model.predict_proba(X[test])[:, 1]
     auc = roc_auc_score(y, scores)
     print(f"gradient boosting, leave-one-feed-out ROC AUC: {auc:.3f}")
+    # The pooled AUC also rewards knowing that small deliveries hold a larger share of
+    # canaries (a fixed count per copy); ranking rows within their own delivery is the
+    # insider's actual task of picking the canaries out. Reported, not part of the goal.
+    delivery = np.array(DELIVERIES)
+    within = [
+        roc_auc_score(y[delivery == d], scores[delivery == d])
+        for d in sorted(set(DELIVERIES))
+        if 0 < y[delivery == d].sum() < (delivery == d).sum()
+    ]
+    print(f"  same scores ranked within each delivery, mean ROC AUC: {np.mean(within):.3f}")
     single = []
     for j, name in enumerate(FEATURES):
         a = roc_auc_score(y, X[:, j])
@@ -593,19 +607,14 @@ def evaluate(label, files):
     return auc, worst
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weeks", type=int, default=6)
-    parser.add_argument("--per-copy", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
+def run_once(args, seed: int) -> tuple[float, float]:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "in").mkdir()
         (tmp / "out").mkdir()
-        files = build_corpus(tmp / "in", args.weeks, args.seed)
-        ctx = setup_service(tmp / "home", random.Random(args.seed))
+        files = build_corpus(tmp / "in", args.weeks, seed)
+        ctx = setup_service(tmp / "home", random.Random(seed))
         try:
             t0 = time.monotonic()
             ours = inject_all(ctx, files, tmp / "out", args.per_copy)
@@ -613,7 +622,7 @@ def main() -> int:
         finally:
             ctx.close()
     t0 = time.monotonic()
-    base_auc, base_worst = evaluate("baseline: naive Faker rows appended", naive(files, args.seed))
+    base_auc, base_worst = evaluate("baseline: naive Faker rows appended", naive(files, seed))
     print(f"(baseline evaluated in {time.monotonic() - t0:.1f}s)")
     auc, worst = evaluate("canary forger", ours)
     print(
@@ -623,7 +632,29 @@ def main() -> int:
         f"AUC {auc:.3f} (baseline {base_auc:.3f}); worst rule ratio {worst:.2f} "
         f"(baseline {base_worst:.2f}); goal AUC <= 0.60 and ratio <= 2"
     )
-    return 0 if auc <= 0.60 and worst <= 2.0 else 1
+    return auc, worst
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weeks", type=int, default=6)
+    parser.add_argument("--per-copy", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    # Each run also draws a fresh master key, so canaries differ run to run: one run's
+    # AUC moves by a few hundredths. --runs N repeats with seeds seed, seed+1, ...
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    results = [run_once(args, args.seed + i) for i in range(args.runs)]
+    ok = all(auc <= 0.60 and worst <= 2.0 for auc, worst in results)
+    if args.runs > 1:
+        aucs = [a for a, _ in results]
+        print(
+            f"\n{args.runs} runs: AUC mean {np.mean(aucs):.3f} "
+            f"(min {min(aucs):.3f}, max {max(aucs):.3f}); "
+            f"worst rule ratio {max(w for _, w in results):.2f}; "
+            f"goal met in {sum(a <= 0.60 and w <= 2.0 for a, w in results)}/{args.runs} runs"
+        )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
