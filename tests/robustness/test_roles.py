@@ -70,3 +70,16 @@ def test_role_checks_come_before_input_checks(call):
     assert_clear_error(resp, 403)
     resp = call("POST", "/api/sources", None, data=b"\xff", content_type="application/json")
     assert_clear_error(resp, 401)
+
+
+def test_every_api_route_requires_a_token(app, client):
+    """A new endpoint that forgets @requires fails here."""
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        url = rule.rule
+        for name in ("int:incident_id", "int:canary_id", "int:delivery_id", "ref", "action"):
+            url = url.replace(f"<{name}>", "1")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            resp = client.open(url, method=method, json={})
+            assert_clear_error(resp, 401)
