@@ -349,7 +349,7 @@ def run(args) -> int:
         cpu_extra.append(results["canary"]["cpu"] - results["bare"]["cpu"])
     stored = _stored_calls(env)
     expected = sum(len(warm) + len(measured) for warm, measured in rounds)
-    logged, pending, seconds, chain_ok = _drain_evidence(env)
+    logged, appended, pending, seconds, chain_ok = _drain_evidence(env)
     mode = "inline" if args.inline_attribution else "scheduler (attribute_in_webhook=false)"
     print(
         f"workers={args.workers} clients={args.clients} requests={args.requests} "
@@ -371,8 +371,9 @@ def run(args) -> int:
         f"({'all stored, none duplicated' if stored == expected else 'MISMATCH'})"
     )
     print(
-        f"evidence: {logged} event entries appended by the attribute-pending job in "
-        f"{seconds:.2f} s ({logged / max(seconds, 1e-9):.0f}/s), {pending} left pending, "
+        f"evidence: {logged} event entries in the log, {appended} appended afterwards by "
+        f"the attribute-pending job in {seconds:.2f} s ({appended / max(seconds, 1e-9):.0f}/s), "
+        f"{pending} left pending, "
         f"chain {'verifies' if chain_ok else 'DOES NOT VERIFY'}"
     )
     if not args.keep:
@@ -407,9 +408,9 @@ def _drop_scratch(url: str, scratch: str) -> None:
     admin.dispose()
 
 
-def _drain_evidence(env: dict[str, str]) -> tuple[int, int, float, bool]:
-    """Run the evidence part of the scheduler's job: (entries, still pending, seconds,
-    chain verifies). The webhook only stores; every event must still reach the log."""
+def _drain_evidence(env: dict[str, str]) -> tuple[int, int, int, float, bool]:
+    """Run the evidence part of the scheduler's job: (event entries in the log, of which
+    appended by the job, still pending, seconds, chain verifies). The webhook only stores; every event must still reach the log."""
     from sqlalchemy import func, select
 
     from canary.context import open_context
@@ -422,7 +423,7 @@ def _drain_evidence(env: dict[str, str]) -> tuple[int, int, float, bool]:
     ctx = open_context(load_settings(environ=env))
     try:
         began = time.perf_counter()
-        evidence.log_pending(ctx)
+        appended = evidence.log_pending(ctx)
         seconds = time.perf_counter() - began
         with ctx.db.session() as s:
             logged = s.scalar(
@@ -430,7 +431,7 @@ def _drain_evidence(env: dict[str, str]) -> tuple[int, int, float, bool]:
             )
             pending = s.scalar(select(func.count(Event.id)).where(Event.evidence_pending))
             chain_ok = log.verify_chain(s, ctx.keys.evidence_public_key()).ok
-        return int(logged), int(pending), seconds, chain_ok
+        return int(logged), appended, int(pending), seconds, chain_ok
     finally:
         ctx.close()
 
