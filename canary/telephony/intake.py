@@ -406,7 +406,6 @@ def receive(
         payload["raw_body_b64"] = base64.b64encode(raw_body).decode()
     # The same serialisation as KeyRing.encrypt_json, so payload_of reads it back.
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-    stored = None
     for attempt in (1, 2):
         try:
             with ctx.db.engine.connect() as conn:
@@ -414,13 +413,15 @@ def receive(
             break
         except IntegrityError:
             # A concurrent delivery of the same SID won the insert: this one is a replay.
-            # Otherwise a concurrent callback stored the parent call first: retry once.
+            # Otherwise a concurrent callback stored the parent call first: retry once,
+            # then give up with the database error (a 503: Twilio retries, polling
+            # backfills).
             with ctx.db.engine.connect() as conn:
                 stored = _duplicate(conn, item)
-            if stored is not None or attempt == 2:
+            if stored is not None:
                 break
-    if stored is None:
-        raise RuntimeError("event store refused the insert twice")  # not reached in practice
+            if attempt == 2:
+                raise
     point = stored.point
     result = Received(
         stored.event_id,
