@@ -226,6 +226,13 @@ def _move_number(rng: random.Random, col: Column, text: str) -> str:
     for candidate in choices:
         if not col.low <= candidate <= col.high:
             continue
+        # In a tail, never further out than the donor: there the outer values are the
+        # unused ones, so "a value no real row has" would push canaries outwards and an
+        # insider's "unusual weight" rule would catch them more often than real rows.
+        if (value < col.inner_low and candidate < value) or (
+            value > col.inner_high and candidate > value
+        ):
+            continue
         out = render_number(candidate, col.decimals)
         if (out in col.counts) == want_repeat:
             return out

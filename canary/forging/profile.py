@@ -54,6 +54,9 @@ class Column:
     decimals: int = 0
     low: float = 0.0
     high: float = 0.0
+    # number: the 10th and 90th percentiles (where the column's tails start)
+    inner_low: float = 0.0
+    inner_high: float = 0.0
     masked: bool = False
     region: str = ""
     number_type: str = "mobile"
@@ -203,6 +206,9 @@ def _fill_stats(col: Column, region: str) -> None:
             col.step = _step_of(nums)
             col.decimals = Counter(decimals_of(v) for v in vals).most_common(1)[0][0]
             col.low, col.high = min(nums), max(nums)
+            ordered = sorted(nums)
+            col.inner_low = ordered[len(ordered) // 10]
+            col.inner_high = ordered[(len(ordered) * 9) // 10]
     elif col.role == "date":
         parsed = [p for p in (parse_date(v) for v in vals) if p]
         if parsed:

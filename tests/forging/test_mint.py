@@ -101,3 +101,25 @@ def test_feed_without_phone_column_still_gets_canaries(context, copy_id):
     plan, views = _plan(context, copy_id, sample_of(rows, ["产妇", "分娩日期", "体重"]), 2)
     assert len(plan.rows) == 2 and all(not v["contact_point_ids"] for v in views)
     assert any("no phone column" in note for note in plan.notes)
+
+
+def test_a_donor_in_a_tail_never_gives_a_more_extreme_number():
+    from canary.forging.mint import mint_row
+    from canary.forging.profile import build
+
+    rows = newborn_rows(200, seed=6)
+    profile = build(sample_of(rows))
+    by_weight = sorted(rows, key=lambda r: int(r[5]))
+    heaviest, lightest = by_weight[-6], by_weight[5]  # in the tails, not at the ends
+    for seed in range(40):
+        for donor, sign in ((heaviest, 1), (lightest, -1)):
+            minted = mint_row(
+                random.Random(seed),
+                profile,
+                donor,
+                phone_national="13812345678",
+                keep=set(),
+                name_ok=lambda name: True,
+                today=dt.date(2026, 11, 29),
+            )
+            assert sign * int(minted.values[5]) <= sign * int(donor[5])
