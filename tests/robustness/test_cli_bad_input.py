@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from sqlalchemy import func, select
 
 from canary.canaries.models import Canary
@@ -26,27 +25,27 @@ def _canaries(context) -> int:
         return session.scalar(select(func.count()).select_from(Canary))
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("evidence", "export", "99999999999999999999"),
-        ("incidents", "show", "99999999999999999999"),
-        ("alerts", "enable", "99999999999999999999"),
-        ("alerts", "remove", "99999999999999999999"),
-        ("alerts", "test", "²"),
-        ("alerts", "redeliver", "99999999999999999999"),
-        ("alerts", "deliveries", "--limit", "-1"),
-        ("alerts", "add", "d", "--url", "http://127.0.0.1:9/", "--min-confidence", "nan"),
-        ("canaries", "list", "--copy", "99999999999999999999"),
-        ("audit", "--limit", "-5"),
-        ("numbers", "add", "+8613812345678", "--cost", "inf"),
-        ("numbers", "add", "+8613812345678", "--quarantine-days", "99999999999999"),
-        ("numbers", "cooldown", "+8613812345678", "--days", "-3"),
-        ("token", "revoke", "99999999999999999999"),
-    ],
-)
-def test_bad_arguments_get_a_message_not_a_traceback(cli, args):
-    _no_traceback(cli(*args))
+BAD_ARGUMENTS = [
+    ("evidence", "export", "99999999999999999999"),
+    ("incidents", "show", "99999999999999999999"),
+    ("alerts", "enable", "99999999999999999999"),
+    ("alerts", "remove", "99999999999999999999"),
+    ("alerts", "test", "²"),
+    ("alerts", "redeliver", "99999999999999999999"),
+    ("alerts", "deliveries", "--limit", "-1"),
+    ("alerts", "add", "d", "--url", "http://127.0.0.1:9/", "--min-confidence", "nan"),
+    ("canaries", "list", "--copy", "99999999999999999999"),
+    ("audit", "--limit", "-5"),
+    ("numbers", "add", "+8613812345678", "--cost", "inf"),
+    ("numbers", "add", "+8613812345678", "--quarantine-days", "99999999999999"),
+    ("numbers", "cooldown", "+8613812345678", "--days", "-3"),
+    ("token", "revoke", "99999999999999999999"),
+]
+
+
+def test_bad_arguments_get_a_message_not_a_traceback(cli):
+    for args in BAD_ARGUMENTS:
+        _no_traceback(cli(*args))
 
 
 def test_inject_refuses_an_output_that_is_not_a_regular_file(pool, cli, tmp_path):
