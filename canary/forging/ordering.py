@@ -112,8 +112,15 @@ def _ordered(pairs, rows, col: int, kind: str) -> tuple[bool, bool, int, int]:
     most ``SORT_SLACK`` of the strict steps go the other way.
     """
     ups = downs = 0
+    keys: dict[int, object] = {}  # a row sits in two pairs: compute its key once
+
+    def key(i: int):
+        if i not in keys:
+            keys[i] = compare_key(kind, rows[i][col])
+        return keys[i]
+
     for a, b in pairs:
-        ka, kb = compare_key(kind, rows[a][col]), compare_key(kind, rows[b][col])
+        ka, kb = key(a), key(b)
         if ka is None or kb is None:
             continue
         try:
