@@ -44,3 +44,29 @@ def _count_call(ctx):
 
 def _explode(ctx):
     raise RuntimeError("job failed")
+
+
+def test_the_attribute_pending_job_logs_stored_events_before_attributing_them(context, monkeypatch):
+    """Webhooks only store; the scheduled job must append each event's evidence entry
+    and then attribute it, even when attribution fails."""
+    from sqlalchemy import select
+
+    from canary.attribution import service
+    from canary.evidence.models import EvidenceEntry
+    from canary.telephony import intake, simulator
+    from canary.telephony.models import Event
+
+    context.settings = context.settings.replace(attribute_in_webhook=False)
+    params = simulator.call_params("+14155550100", "+8613912345678")
+    event_id = intake.receive(context, "call", params).event_id
+
+    def broken(ctx):
+        raise RuntimeError("attribution is down")
+
+    monkeypatch.setattr(service, "process_pending", broken)
+    [job] = [j for j in jobs.JOBS if j.name == "attribute-pending"]
+    assert jobs.run_job(context, job, slot="s1") is None  # failed, retried next slot
+    with context.db.session() as s:
+        assert not s.get(Event, event_id).evidence_pending
+        entries = s.scalars(select(EvidenceEntry.event_id)).all()
+    assert entries == [event_id]
