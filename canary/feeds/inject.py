@@ -67,6 +67,21 @@ def limits_of(ctx: Context) -> Limits:
     )
 
 
+# Far above any sensible density; bounds the forger's work on a mistyped --count.
+MAX_CANARIES_PER_COPY = 1000
+
+
+def _check_output_path(path: Path, input_path: Path) -> None:
+    """Refuse outputs that are not (or would not be) a regular file in a folder."""
+    if path.resolve() == input_path.resolve():
+        raise CanaryError("the output would overwrite the input; choose another path")
+    if path.exists() and not path.is_file():
+        raise CanaryError(f"output {path.name!r} exists and is not a regular file")
+    existing = next((a for a in path.absolute().parents if a.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise CanaryError(f"the folder for output {path.name!r} is a file, not a folder")
+
+
 def inject(
     ctx: Context,
     *,
@@ -112,8 +127,9 @@ def inject(
     else:
         paths = [Path(out_dir) / output_name(input_path, h) for h in holders]
     for path in paths:
-        if path.resolve() == input_path.resolve():
-            raise CanaryError("the output would overwrite the input; choose another path")
+        _check_output_path(path, input_path)
+    if count is not None and not 1 <= count <= MAX_CANARIES_PER_COPY:
+        raise CanaryError(f"count must be between 1 and {MAX_CANARIES_PER_COPY} canaries per copy")
 
     with ctx.db.session() as session:
         feed_row = flow.get_feed(session, feed)
@@ -130,6 +146,12 @@ def inject(
         )
         if progress:
             progress("read", 1, 1)
+        rows = scanned.sample.total_rows
+        if count is not None and count > rows:
+            raise CanaryError(
+                f"{count} canaries in a delivery of {rows} rows would be most of the copy; "
+                "use at most one canary per real row (keep the share small)"
+            )
         # One profile per delivery, shared by every holder's plan (profiling is the
         # forger's costliest step and depends on the delivery only).
         profile = profile_delivery(ctx, feed_row, scanned.sample)
@@ -169,7 +191,15 @@ def inject(
         if progress:
             progress("write", done, total)
 
-    stats = scanned.write(targets, progress=write_progress)
+    # The canaries are committed before the (possibly long) write so that the database
+    # is not locked meanwhile. If the write fails, re-running reuses the same canaries.
+    try:
+        stats = scanned.write(targets, progress=write_progress)
+    except OSError as exc:
+        raise CanaryError(
+            f"could not write the output ({exc.strerror or type(exc).__name__}); "
+            "nothing was written, and re-running reuses the same canaries"
+        ) from None
     result = InjectResult(
         feed=feed_name,
         period=period,

@@ -56,10 +56,15 @@ def _load_state(inbox: Path) -> dict:
         return {}
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """A reader sees the old file or the whole new one, never half of it."""
+    tmp = path.with_name(f".{path.name}.{os.urandom(3).hex()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _save_state(inbox: Path, state: dict) -> None:
-    tmp = inbox / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, inbox / STATE_FILE)
+    _write_atomic(inbox / STATE_FILE, json.dumps(state))
 
 
 def stable_files(inbox: Path) -> list[Path]:
@@ -92,8 +97,9 @@ def _fail(inbox: Path, claimed: Path, feed_name: str, message: str) -> None:
     if target.exists():
         target = failed / f"{claimed.stem}.{os.urandom(3).hex()}{claimed.suffix}"
     os.replace(claimed, target)
-    (failed / f"{target.name}.error.txt").write_text(
-        f"feed: {feed_name}\nfile: {target.name}\nerror: {message}\n", encoding="utf-8"
+    _write_atomic(
+        failed / f"{target.name}.error.txt",
+        f"feed: {feed_name}\nfile: {target.name}\nerror: {message}\n",
     )
 
 

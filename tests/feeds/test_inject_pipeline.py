@@ -144,6 +144,50 @@ def test_refuses_to_overwrite_the_input(pool, tmp_path):
         inject(pool, feed="daily", input_path=src, holders=["clerk"], output=src, actor="test")
 
 
+def test_refuses_an_output_that_is_a_folder_before_minting(pool, tmp_path):
+    src = daily_csv(tmp_path / "d.csv")
+    (tmp_path / "out" / "d.clerk.csv").mkdir(parents=True)
+    with pytest.raises(CanaryError, match="not a regular file"):
+        inject(
+            pool,
+            feed="daily",
+            input_path=src,
+            holders=["clerk"],
+            out_dir=tmp_path / "out",
+            actor="test",
+        )
+    with pytest.raises(CanaryError, match="is a file, not a folder"):
+        inject(
+            pool,
+            feed="daily",
+            input_path=src,
+            holders=["clerk"],
+            output=src / "x.csv",
+            actor="test",
+        )
+    from canary.canaries.models import Canary
+
+    with pool.db.session() as session:
+        assert session.scalars(select(Canary)).all() == []
+
+
+@pytest.mark.parametrize("count", [0, 41, 100_000])
+def test_refuses_a_canary_count_that_would_swamp_the_delivery(pool, tmp_path, count):
+    src = daily_csv(tmp_path / "d.csv", n=40)
+    out = tmp_path / "o.csv"
+    with pytest.raises(CanaryError, match="canar"):
+        inject(
+            pool,
+            feed="daily",
+            input_path=src,
+            holders=["clerk"],
+            output=out,
+            actor="test",
+            count=count,
+        )
+    assert not out.exists()
+
+
 def test_cli_single_holder_json_summary(pool, cli, tmp_path):
     src = daily_csv(tmp_path / "d.csv")
     result = cli(
