@@ -35,9 +35,17 @@ def _one(point) -> dict:
 @bp.get("")
 @requires("numbers:read")
 def list_numbers():
-    """State, background rate and cost of each number; never which canary uses it."""
+    """State, background rate and cost of each number; never which canary uses it.
+
+    Only those who may read canaries see the numbers in full: every pool number is a
+    canary's phone, so a full list would let an operator strip the canary rows.
+    """
     with ctx().db.session() as session:
-        return {"numbers": lifecycle.describe(session, ctx(), ctx().clock())}
+        rows = lifecycle.describe(session, ctx(), ctx().clock())
+    if not principal().can("canaries:read"):
+        for row in rows:
+            row["number"] = pool.hint(row["number"])
+    return {"numbers": rows}
 
 
 @bp.post("")

@@ -92,7 +92,7 @@ def test_provider_failure_is_a_clear_error_not_a_traceback(cli, standin):
     assert result.exit_code == 2 and "Twilio refused" in result.output
 
 
-def test_api_numbers_requires_permissions(client, operator_token, analyst_token):
+def test_api_numbers_requires_permissions(client, operator_token, analyst_token, admin_token):
     body = {"number": "+8613800138000", "forwards_to": "+14155550100", "quarantine_days": 0}
     denied = client.post(
         "/api/numbers", json=body, headers={"Authorization": f"Bearer {analyst_token}"}
@@ -102,8 +102,14 @@ def test_api_numbers_requires_permissions(client, operator_token, analyst_token)
         "/api/numbers", json=body, headers={"Authorization": f"Bearer {operator_token}"}
     )
     assert ok.status_code == 201 and ok.json["state"] == "available"
+    # Every pool number is some canary's phone: an operator sees only a hint, an admin
+    # (who may read canaries) the number itself.
     listing = client.get("/api/numbers", headers={"Authorization": f"Bearer {operator_token}"})
-    assert [n["number"] for n in listing.json["numbers"]] == ["+8613800138000"]
+    [hint] = [n["number"] for n in listing.json["numbers"]]
+    assert hint.startswith("+86") and hint.endswith("00") and "138" not in hint
+    assert "0013800" not in str(listing.json)
+    full = client.get("/api/numbers", headers={"Authorization": f"Bearer {admin_token}"})
+    assert [n["number"] for n in full.json["numbers"]] == ["+8613800138000"]
     assert client.get("/api/numbers").status_code == 401
 
 
