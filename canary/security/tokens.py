@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "alerts:write",
             "scan",
             "tokens:write",
+            "folders:write",
             "audit:read",
         }
     ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from canary.flow import service as flow
+from canary.security.tokens import require
 from canary.web.auth import ctx, principal, requires
 from canary.web.inputs import (
     json_object,
@@ -37,6 +38,15 @@ def post_source():
         return {"id": source.id, "name": source.name}, 201
 
 
+def _server_folder(session, data: dict, key: str) -> str:
+    """A folder on the server that canary will write into (watched inboxes, outboxes).
+    Only admins may choose one: an operator could otherwise aim copies at any path."""
+    folder = text(data, key)
+    if folder:
+        require(session, principal(), "folders:write", subject=key)
+    return folder
+
+
 @bp.post("/feeds")
 @requires("map:write")
 def post_feed():
@@ -52,7 +62,7 @@ def post_feed():
             locale=text(data, "locale", ctx().settings.locale),
             produced_by=optional_text(data, "produced_by"),
             sheet=text(data, "sheet"),
-            inbox_dir=text(data, "inbox_dir"),
+            inbox_dir=_server_folder(session, data, "inbox_dir"),
         )
         return {"id": feed.id, "name": feed.name, "column_map": feed.column_map}, 201
 
@@ -69,7 +79,7 @@ def post_holder():
             receives=names(data, "receives"),
             from_holders=names(data, "from"),
             kind=text(data, "kind", "internal"),
-            outbox_dir=text(data, "outbox_dir"),
+            outbox_dir=_server_folder(session, data, "outbox_dir"),
         )
         return {"id": holder.id, "name": holder.name}, 201
 

@@ -60,3 +60,18 @@ def test_api_creates_map_and_rejects_duplicate_with_409(client, operator_token):
 
 def test_api_requires_a_token(client):
     assert client.get("/api/map").status_code == 401
+
+
+def test_only_an_admin_chooses_server_folders_over_the_api(client, operator_token, admin_token):
+    op = {"Authorization": f"Bearer {operator_token}"}
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    assert client.post("/api/sources", json={"name": "h"}, headers=op).status_code == 201
+    aimed = client.post("/api/holders", json={"name": "x", "outbox_dir": "/etc"}, headers=op)
+    assert aimed.status_code == 403
+    feed = {"name": "f", "source": "h", "inbox_dir": "/srv/in", "column_map": {"phone": "电话"}}
+    assert client.post("/api/feeds", json=feed, headers=op).status_code == 403
+    assert client.post("/api/feeds", json=feed, headers=admin).status_code == 201
+    plain = client.post("/api/holders", json={"name": "x", "receives": ["f"]}, headers=op)
+    assert plain.status_code == 201
+    denied = client.get("/api/audit", headers=admin).json
+    assert "folders:write" in str(denied)
