@@ -218,7 +218,11 @@ def fire(
     return time.perf_counter() - began, latencies, failures
 
 
-def gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+def gunicorn(
+    app: str, port: int, workers: int, env: dict[str, str], threads: int = 1
+) -> subprocess.Popen:
+    # Both sides always get the same worker class, count and threads.
+    worker_class = ["-k", "sync"] if threads <= 1 else ["-k", "gthread", "--threads", str(threads)]
     process = subprocess.Popen(
         [
             sys.executable,
@@ -226,8 +230,7 @@ def gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subproce
             "gunicorn",
             "-w",
             str(workers),
-            "-k",
-            "sync",
+            *worker_class,
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -325,7 +328,7 @@ def run(args) -> int:
     for number, (warm, measured) in enumerate(rounds, 1):
         results = {}
         for name, app in (("bare", "benchmarks.webhooks:bare_app"), ("canary", "wsgi:app")):
-            process = gunicorn(app, port, args.workers, env)
+            process = gunicorn(app, port, args.workers, env, args.threads)
             try:
                 fire(port, warm, args.clients)
                 cpu_before = server_cpu(process.pid)
@@ -352,7 +355,8 @@ def run(args) -> int:
     logged, appended, pending, seconds, chain_ok = _drain_evidence(env)
     mode = "inline" if args.inline_attribution else "scheduler (attribute_in_webhook=false)"
     print(
-        f"workers={args.workers} clients={args.clients} requests={args.requests} "
+        f"workers={args.workers} threads={args.threads} clients={args.clients} "
+        f"requests={args.requests} "
         f"rounds={args.rounds} attribution={mode}"
     )
     each = ", ".join(f"{r:.2f}" for r in ratios["rps"])
@@ -460,6 +464,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per worker (gthread) on both sides; 1 = sync workers",
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
