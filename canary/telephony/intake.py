@@ -18,15 +18,11 @@ stored event and is answered normally without creating a second one.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
-import fcntl
 import functools
 import json
 import logging
-import os
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -324,7 +320,7 @@ def _store(conn: Connection, ctx: Context, item: Inbound, payload: bytes, via: s
         parent_row["detail"] = _describe(item, found, point, parent_row["occurred_at"])
         parent_row["classification"] = "pending" if (point or found.candidates) else "unmatched"
     new_ids: list[int] = []
-    with _writers_queue(ctx.db.url):
+    with ctx.db.writer_turn():
         try:
             if parent_row is not None:
                 new_ids.append(conn.execute(_INSERT_EVENT, parent_row).inserted_primary_key[0])
@@ -343,43 +339,6 @@ def _store(conn: Connection, ctx: Context, item: Inbound, payload: bytes, via: s
             conn.rollback()  # before the next writer's turn: SQLite keeps the lock until then
             raise
     return _Stored(event_id, False, point, row["classification"], tuple(new_ids))
-
-
-_QUEUES: dict[str, tuple[threading.Lock, int | None]] = {}
-
-
-@contextlib.contextmanager
-def _writers_queue(url: str) -> Iterator[None]:
-    """On SQLite, make webhook writers queue for the database's write lock.
-
-    SQLite has one writer at a time and a waiting writer polls, sleeping 1, 2, 5, 10 ms
-    and more between tries: with several gunicorn workers, most of a webhook's time
-    went to those sleeps. A blocking ``flock`` on a file beside the database (plus a
-    thread lock, as flock does not exclude threads of one process) hands the turn to
-    the next writer the moment the previous one commits. Other databases queue
-    fairly by themselves.
-    """
-    if not url.startswith("sqlite"):
-        yield
-        return
-    # Per process: a flock shared through fork() would not exclude the other process.
-    key = f"{os.getpid()}:{url}"
-    queue = _QUEUES.get(key)
-    if queue is None:
-        path = url.split("///", 1)[-1]
-        fd = None
-        if path and path != ":memory:":
-            fd = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
-        queue = _QUEUES.setdefault(key, (threading.Lock(), fd))
-    lock, fd = queue
-    with lock:
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def receive(

@@ -388,14 +388,5 @@ def candidates_for(session: Session, ctx: Context, raw_number: str) -> list[Cont
     e164 = phones.try_normalize(raw_number or "")
     if e164 is None:
         return []
-    digest = phone_hash(ctx, e164)
-    direct = session.scalar(select(ContactPoint).where(ContactPoint.value_hash == digest))
-    if direct is not None:
-        return [direct]
-    return list(
-        session.scalars(
-            select(ContactPoint)
-            .where(ContactPoint.forwards_to_hash == digest)
-            .order_by(ContactPoint.id)
-        )
-    )
+    targets = targets_for(session.connection(), ctx, e164)
+    return [session.get(ContactPoint, t.id) for t in targets]
