@@ -59,7 +59,7 @@ class ScanResult:
 
 
 def _aad(sha256: str) -> str:
-    return f"event:{PROVIDER}:{KIND}:{sha256}"
+    return Event.payload_aad(PROVIDER, KIND, sha256)
 
 
 def match_file(

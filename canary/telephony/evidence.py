@@ -32,7 +32,7 @@ BATCH = 200  # entries per transaction: short enough not to stall webhooks on th
 def body_of(ctx: Context, event: Event) -> dict:
     """What the log attests for one event: ids, keyed hashes, times, and the hash of its
     decrypted payload (so an auditor can check the payload is the one logged)."""
-    aad = f"event:{event.provider}:{event.kind}:{event.provider_sid}".encode()
+    aad = Event.payload_aad(event.provider, event.kind, event.provider_sid).encode()
     return {
         "event_id": event.id,
         "kind": event.kind,

@@ -111,7 +111,7 @@ def _transcribe(session: Session, ctx: Context, event: Event, item: Inbound) -> 
         )
         transcript.payload_enc = ctx.keys.encrypt_json(
             {"text": text, "locale": locale},
-            f"event:stt:transcription:{transcript.provider_sid}",
+            Event.payload_aad("stt", "transcription", transcript.provider_sid),
         )
         session.add(transcript)
         session.flush()

@@ -142,14 +142,10 @@ def _clean(value: Any) -> Any:
     return value if value is None or isinstance(value, int | float | bool) else str(value)
 
 
-def _aad(kind: str, provider: str, sid: str) -> str:
-    return f"event:{provider}:{kind}:{sid}"
-
-
 def payload_of(ctx: Context, event: Event) -> dict:
     """The verbatim webhook or API record of an event (decrypted; personal data)."""
     return ctx.keys.decrypt_json(
-        event.payload_enc, _aad(event.kind, event.provider, event.provider_sid)
+        event.payload_enc, Event.payload_aad(event.provider, event.kind, event.provider_sid)
     )
 
 
@@ -219,7 +215,7 @@ def _row(
         "classification": "pending",
         "detail": {},
         "incident_id": None,
-        "payload_enc": ctx.keys.encrypt(payload, _aad(kind, PROVIDER, sid).encode()),
+        "payload_enc": ctx.keys.encrypt(payload, Event.payload_aad(PROVIDER, kind, sid).encode()),
         # The webhook only stores; the evidence entry is the scheduler's (evidence.py).
         "evidence_pending": True,
         **_caller(ctx, item.from_),

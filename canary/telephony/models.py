@@ -111,6 +111,12 @@ class Event(Base):
         back_populates="event", cascade="all, delete-orphan"
     )
 
+    @staticmethod
+    def payload_aad(provider: str, kind: str, sid: str) -> str:
+        """Associated data binding an encrypted payload to its event's identity, so a
+        payload cannot be moved to another row unnoticed."""
+        return f"event:{provider}:{kind}:{sid}"
+
 
 class EventCanary(Base):
     """A canary an event points at, and how strongly (number, name_mention, birth_date, file)."""
