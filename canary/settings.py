@@ -36,6 +36,10 @@ class Settings:
     quarantine_days: int = 14
     cooldown_days: int = 30
     max_upload_bytes: int = 50 * 1024 * 1024
+    xlsx_max_unpacked_bytes: int = 1024 * 1024 * 1024
+    xlsx_max_ratio: float = 200.0
+    xlsx_max_members: int = 10_000
+    xlsx_max_cells: int = 20_000_000
     scheduler_in_serve: bool = True
     attribute_in_webhook: bool = True
     incident_open_threshold: float = 0.99

@@ -57,13 +57,12 @@ def output_name(input_path: Path, holder: str) -> str:
 
 
 def limits_of(ctx: Context) -> Limits:
-    extra = ctx.settings.extra
-    base = Limits()
+    s = ctx.settings
     return Limits(
-        max_total_bytes=int(extra.get("xlsx_max_unpacked_bytes", base.max_total_bytes)),
-        max_ratio=float(extra.get("xlsx_max_ratio", base.max_ratio)),
-        max_members=int(extra.get("xlsx_max_members", base.max_members)),
-        max_cells=int(extra.get("xlsx_max_cells", base.max_cells)),
+        max_total_bytes=s.xlsx_max_unpacked_bytes,
+        max_ratio=s.xlsx_max_ratio,
+        max_members=s.xlsx_max_members,
+        max_cells=s.xlsx_max_cells,
     )
 
 

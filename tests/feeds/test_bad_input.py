@@ -133,3 +133,20 @@ def test_decompressed_size_limit_is_enforced(tmp_path):
     clerk_workbook(path, n=50)
     with pytest.raises(errors.WorkbookTooLarge, match="limit"):
         formats.scan(path, fmt="xlsx", column_map=MAP, limits=Limits(max_total_bytes=2000))
+
+
+def test_configured_cell_limit_applies_to_inject(mapped, tmp_path):
+    from canary.feeds.inject import inject
+    from canary.flow import service as flow
+
+    with mapped.db.session() as session:
+        flow.ensure_copy(
+            session, flow.get_feed(session, "daily-xlsx"), flow.get_holder(session, "clerk"), "t"
+        )
+    mapped.settings = mapped.settings.replace(xlsx_max_cells=100)
+    path = tmp_path / "in.xlsx"
+    clerk_workbook(path, n=50)
+    out = tmp_path / "out.xlsx"
+    with pytest.raises(errors.WorkbookTooLarge, match="cells"):
+        inject(mapped, feed="daily-xlsx", input_path=path, holders=["clerk"], output=out, actor="t")
+    assert not out.exists()
