@@ -53,6 +53,11 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.UTC)
 
 
+# Row ids are INTEGER columns (32-bit on PostgreSQL): a larger id names no row, and
+# passing it to the driver raises an overflow instead of finding nothing.
+MAX_ROW_ID = 2**31 - 1
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.exc import DataError, OperationalError
 
 from canary.context import Context, open_context
+from canary.db import MAX_ROW_ID
 from canary.errors import CanaryError
 from canary.security.tokens import Principal, cli_principal
 from canary.settings import load_settings
@@ -52,9 +51,7 @@ def emit(data: Any, as_json: bool, human: str | None = None) -> None:
         )
 
 
-# Row ids are INTEGER columns (32-bit on PostgreSQL): a larger number names no row.
-MAX_ID = 2**31 - 1
-ROW_ID = click.IntRange(1, MAX_ID)
+ROW_ID = click.IntRange(1, MAX_ROW_ID)
 
 
 class FiniteFloat(click.ParamType):
@@ -77,28 +74,6 @@ class FiniteFloat(click.ParamType):
         if self.maximum is not None and number > self.maximum:
             self.fail(f"{value} is above {self.maximum:g}", param, ctx)
         return number
-
-
-def check_output_path(path: str | Path) -> Path:
-    """Refuse an output path before any work is done (and any canary is registered).
-
-    Outputs are written to a temporary file beside the target and moved over it, so a
-    target that is a device, pipe or folder would be replaced, not written to: as root,
-    ``-o /dev/null`` would swap the device for a file of personal data.
-    """
-    path = Path(path)
-    if "\x00" in str(path):
-        raise CanaryError("the output path contains a NUL character")
-    if path.exists() and not path.is_symlink() and not path.is_file():
-        raise CanaryError(f"the output {str(path)!r} exists and is not a regular file")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise CanaryError(f"cannot create {str(path)!r}: {str(folder)!r} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CanaryError(f"cannot write into {str(folder)!r}: permission denied")
-    return path
 
 
 def _fail(message: str, status: int = 2) -> None:

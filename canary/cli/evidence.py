@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from canary.cli import ROW_ID, AppState, check_output_path, emit, pass_state
+from canary.cli import ROW_ID, AppState, emit, pass_state
 
 
 @click.group("evidence")
@@ -25,7 +25,7 @@ def export(state: AppState, incident_id: int, output: str | None) -> None:
     from canary.evidence import bundle
 
     ctx = state.context
-    target = check_output_path(output or f"incident-{incident_id}-evidence.zip")
+    target = output or f"incident-{incident_id}-evidence.zip"
     with ctx.db.session() as session:
         path = bundle.export(
             session,

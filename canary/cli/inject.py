@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from canary.cli import AppState, check_output_path, emit, pass_state
+from canary.cli import AppState, emit, pass_state
 from canary.errors import CanaryError
 
 
@@ -56,17 +55,12 @@ def inject_cmd(
     state: AppState, feed, input_path, holder, holders, period, output, out_dir, count, as_json
 ) -> None:
     """Add canaries to INPUT for each holder of FEED and write their copies."""
-    from canary.feeds.inject import inject, output_name
+    from canary.feeds.inject import inject
 
     names = [holder] if holder else []
     names += [h for h in (holders or "").split(",") if h.strip()]
     if not names:
         raise CanaryError("name a holder: --holder H, or --holders H1,H2 with --out-dir DIR")
-    if output:
-        check_output_path(output)
-    elif out_dir:
-        for name in names:
-            check_output_path(Path(out_dir) / output_name(Path(input_path), name.strip()))
     bar, update = _progress_bar()
     with bar:
         result = inject(

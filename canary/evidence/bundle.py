@@ -35,6 +35,7 @@ from canary.context import Context
 from canary.errors import CanaryError
 from canary.evidence import collect, log, report
 from canary.evidence.models import EvidenceEntry
+from canary.outputs import check_output_path
 from canary.security import audit
 from canary.security.tokens import Principal, require
 from canary.telephony import evidence as event_evidence
@@ -103,6 +104,7 @@ def export(
         )
     if not target.parent.is_dir():
         raise CanaryError(f"folder {target.parent} does not exist; create it first")
+    check_output_path(target)
 
     events = collect.events_of(session, incident)
     event_ids = [e.id for e in events]

@@ -19,6 +19,7 @@ from canary.feeds.base import Target
 from canary.feeds.xlsx_package import Limits
 from canary.flow import service as flow
 from canary.forging.service import plan_injection, profile_delivery
+from canary.outputs import check_output_path
 from canary.security import audit
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -71,14 +72,9 @@ MAX_CANARIES_PER_COPY = 1000
 
 
 def _check_output_path(path: Path, input_path: Path) -> None:
-    """Refuse outputs that are not (or would not be) a regular file in a folder."""
     if path.resolve() == input_path.resolve():
         raise CanaryError("the output would overwrite the input; choose another path")
-    if path.exists() and not path.is_file():
-        raise CanaryError(f"output {path.name!r} exists and is not a regular file")
-    existing = next((a for a in path.absolute().parents if a.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise CanaryError(f"the folder for output {path.name!r} is a file, not a folder")
+    check_output_path(path)
 
 
 def inject(

@@ -14,11 +14,10 @@ from typing import Any
 
 from flask import request
 
+from canary.db import MAX_ROW_ID
 from canary.errors import CanaryError
 
-# Row ids are INTEGER columns (32-bit on PostgreSQL): a larger id names no row, and
-# passing it to the driver raises an overflow instead of finding nothing.
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_ROW_ID
 MAX_TEXT = 10_000
 
 
