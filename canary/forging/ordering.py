@@ -173,10 +173,6 @@ def detect_sort_keys(rows: list[list[str]], indices: list[int], columns) -> list
     return keys
 
 
-def row_key(keys: list[SortKey], row: list[str]) -> list[Any]:
-    return [compare_key(k.kind, row[k.column]) for k in keys]
-
-
 def compare_rows(keys: list[SortKey], a: list[str], b: list[str]) -> int:
     """-1 if ``a`` comes before ``b`` in the file's order, 1 if after, 0 if either may.
 

@@ -7,7 +7,6 @@ have never seen (``产妇``, ``Mobile No.``, ``col7``) is profiled the same way.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -334,8 +333,3 @@ def build(
     profile.sort_keys = detect_sort_keys(rows, sample.indices, columns)
     _relations(profile)
     return profile
-
-
-def entropy(counts: Counter) -> float:
-    total = sum(counts.values())
-    return -sum(n / total * math.log(n / total) for n in counts.values()) if total else 0.0
