@@ -14,6 +14,7 @@ run at the exact moment a quarantine ends.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import weakref
 from collections.abc import Iterable
@@ -348,39 +349,86 @@ _TARGETS = (
 )
 
 
-# Per process and database: keyed hash -> (monotonic time read, targets). Only numbers
-# that are in the pool are remembered, and only briefly, so a number added elsewhere is
-# matched at once and any other pool change is seen within TARGET_CACHE_SECONDS; this
-# process's own changes (add_number, forget_targets) are seen immediately.
+_POOL = select(
+    _POINT.c.id,
+    _POINT.c.country,
+    _POINT.c.state,
+    _POINT.c.quarantine_until,
+    _POINT.c.value_hash,
+    _POINT.c.forwards_to_hash,
+).order_by(_POINT.c.id)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The whole pool as one process last read it: a few thousand small rows at most
+    (every number costs money each month), so every webhook is matched in memory."""
+
+    read_at: float
+    direct: dict[str, Target]
+    forwarded: dict[str, tuple[Target, ...]]
+
+
+# Per process and database. A snapshot older than TARGET_CACHE_SECONDS is read again,
+# and a number missing from it is looked up in the database: a number added elsewhere
+# is matched at once and any other pool change is seen within TARGET_CACHE_SECONDS;
+# this process's own changes (add_number, forget_targets) are seen immediately.
 TARGET_CACHE_SECONDS = 5.0
-_TARGET_CACHE_MAX = 20_000
-_targets_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_snapshots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_snapshots_lock = threading.Lock()
 
 
 def forget_targets(ctx: Context) -> None:
-    """Drop this process's remembered pool lookups (after a change to the pool)."""
-    _targets_seen.pop(ctx.db, None)
+    """Drop this process's snapshot of the pool (after a change to the pool)."""
+    _snapshots.pop(ctx.db, None)
 
 
-def targets_for(conn: Connection, ctx: Context, e164: str) -> tuple[Target, ...]:
-    """``candidates_for`` for intake's hot path: the number itself if it is in the pool,
-    else every pool number forwarding to it. ``e164`` is already normalised."""
-    digest = phone_hash(ctx, e164)
-    seen = _targets_seen.setdefault(ctx.db, {})
+def _execute(conn: Connection | None, ctx: Context, statement, params=None) -> list:
+    if conn is not None:
+        return conn.execute(statement, params).all()
+    with ctx.db.engine.connect() as fresh:
+        return fresh.execute(statement, params).all()
+
+
+def _snapshot(conn: Connection | None, ctx: Context) -> _Snapshot:
     now = time.monotonic()
-    hit = seen.get(digest)
-    if hit is not None and now - hit[0] < TARGET_CACHE_SECONDS:
-        return hit[1]
-    rows = conn.execute(_TARGETS, {"digest": digest}).all()
+    snapshot = _snapshots.get(ctx.db)
+    if snapshot is not None and now - snapshot.read_at < TARGET_CACHE_SECONDS:
+        return snapshot
+    with _snapshots_lock:  # one reader per process; the other threads wait for it
+        snapshot = _snapshots.get(ctx.db)
+        if snapshot is not None and now - snapshot.read_at < TARGET_CACHE_SECONDS:
+            return snapshot
+        direct: dict[str, Target] = {}
+        forwarded: dict[str, list[Target]] = {}
+        for row in _execute(conn, ctx, _POOL):
+            target = Target(row.id, row.country, row.state, row.quarantine_until)
+            direct.setdefault(row.value_hash, target)
+            if row.forwards_to_hash:
+                forwarded.setdefault(row.forwards_to_hash, []).append(target)
+        snapshot = _Snapshot(now, direct, {k: tuple(v) for k, v in forwarded.items()})
+        _snapshots[ctx.db] = snapshot
+        return snapshot
+
+
+def targets_for(conn: Connection | None, ctx: Context, e164: str) -> tuple[Target, ...]:
+    """``candidates_for`` for intake's hot path: the number itself if it is in the pool,
+    else every pool number forwarding to it. ``e164`` is already normalised. Without
+    ``conn``, a connection is opened only if the database must be asked."""
+    digest = phone_hash(ctx, e164)
+    snapshot = _snapshot(conn, ctx)
+    hit = snapshot.direct.get(digest)
+    if hit is not None:
+        return (hit,)
+    forwarding = snapshot.forwarded.get(digest)
+    if forwarding is not None:
+        return forwarding
+    # Not in the pool as this process last read it: perhaps added moments ago.
+    rows = _execute(conn, ctx, _TARGETS, {"digest": digest})
     direct = [r for r in rows if r.value_hash == digest]
-    targets = tuple(
-        Target(r.id, r.country, r.state, r.quarantine_until) for r in (direct[:1] or rows)
-    )
-    if targets:
-        if len(seen) >= _TARGET_CACHE_MAX:
-            seen.clear()
-        seen[digest] = (now, targets)
-    return targets
+    if rows:
+        forget_targets(ctx)
+    return tuple(Target(r.id, r.country, r.state, r.quarantine_until) for r in (direct[:1] or rows))
 
 
 def candidates_for(session: Session, ctx: Context, raw_number: str) -> list[ContactPoint]:
