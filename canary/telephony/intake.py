@@ -2,18 +2,21 @@
 
 The order is the point of this module:
 
-1. check the parameters (``inbound.read``), refusing garbled ones with a clear reason;
-2. store the event, verbatim and encrypted, in one short transaction (one INSERT, no
-   ORM) and COMMIT, so nothing the caller did is lost even if everything after fails;
-   the event is marked ``evidence_pending``;
+1. check the parameters (``accept``, via ``inbound.read``), refusing garbled ones with
+   a clear reason, without touching the database;
+2. store the event, verbatim and encrypted, with plain INSERTs (no ORM) and COMMIT,
+   so nothing the caller did is lost even if everything after fails: one record in
+   its own transaction (``store``), or many in one multi-row INSERT (``store_many``,
+   for the webhook journal, ``canary.telephony.journal``, which holds accepted
+   webhooks between their answer and their store); the event is marked
+   ``evidence_pending``;
 3. only then append its evidence-log entry (hash-chained and signed, serialised across
    writers: ``canary.telephony.evidence``), look for name and birth-date mentions and
    hand the event to attribution. With ``attribute_in_webhook`` off all of that is the
    scheduler's; whatever fails here stays pending and the scheduler retries it.
 
 Events are unique per (provider, kind, SID): a replayed or re-polled webhook finds the
-stored event and is answered normally without creating a second one.
-"""
+stored event and is answered normally without creating a second one."""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from canary import phones
 from canary.context import Context
@@ -93,12 +96,13 @@ def number_in(raw: str) -> str | None:
 _called_number = functools.lru_cache(maxsize=4096)(number_in)
 
 
-def match(conn: Connection, ctx: Context, item: Inbound) -> Match:
+def match(conn: Connection | None, ctx: Context, item: Inbound) -> Match:
     """The pool number a call or message was meant for.
 
     A SIP header set by our own forwarding server is the most specific, then Twilio's
     ForwardedFrom (carrier-dependent), then the called number itself (a direct
     Twilio number, or a forwarding target shared by exactly one local number).
+    Without ``conn``, a connection is opened only if the lookup cache has no answer.
     """
     ambiguous: tuple[int, ...] = ()
     for source, raw in (
@@ -157,6 +161,7 @@ def caller_of(ctx: Context, event: Event) -> str | None:
 
 _EVENT = Event.__table__
 _INSERT_EVENT = insert(_EVENT)
+_INSERT_MANY = _INSERT_EVENT.returning(_EVENT.c.id, _EVENT.c.kind, _EVENT.c.provider_sid)
 _FIND_EVENT = select(
     _EVENT.c.id,
     _EVENT.c.contact_point_id,
@@ -272,15 +277,34 @@ def _duplicate(conn: Connection, item: Inbound) -> _Stored | None:
     )
 
 
-def _store(conn: Connection, ctx: Context, item: Inbound, payload: bytes, via: str) -> _Stored:
-    """Insert and commit the event (and, for a status callback of an unseen call, the call).
+@dataclass(frozen=True)
+class Accepted:
+    """A webhook or polled record that passed every check, ready to be stored."""
 
-    Every read comes first; the write transaction holds the inserts and nothing else,
-    so SQLite's single write lock is held for as short a time as possible. A replay is
-    found by the unique (provider, kind, SID) constraint, not by a SELECT before every
-    insert: replays are rare, first deliveries are not.
-    """
-    now = ctx.clock()
+    item: Inbound
+    payload: bytes  # the verbatim record as JSON text; encrypted when stored
+    via: str
+    received_at: dt.datetime
+
+
+@dataclass
+class _Plan:
+    """The rows one accepted record becomes, worked out with reads only."""
+
+    row: dict[str, Any]
+    point: pool.Target | None
+    parent_row: dict[str, Any] | None = None
+    # A backfilled call or message: callbacks stored before it get its number.
+    link_children: bool = False
+
+    @property
+    def simple(self) -> bool:
+        """One plain INSERT: can share a multi-row INSERT with other records."""
+        return self.parent_row is None and not self.link_children
+
+
+def _plan(conn: Connection, ctx: Context, acc: Accepted) -> _Plan:
+    item, via, now = acc.item, acc.via, acc.received_at
     if item.kind in ("call", "sms", "status"):
         found = match(conn, ctx, item)
     else:
@@ -299,7 +323,7 @@ def _store(conn: Connection, ctx: Context, item: Inbound, payload: bytes, via: s
         if point is None and parent is not None and parent.contact_point_id:
             point = _point(conn, parent.contact_point_id)
             found = Match(point, "parent", (parent.contact_point_id,))
-    row = _row(ctx, item, item.kind, item.sid, item.parent_sid, payload, via, now)
+    row = _row(ctx, item, item.kind, item.sid, item.parent_sid, acc.payload, via, now)
     if parent is not None and not item.from_:
         row["caller_hash"], row["caller_block_hash"] = parent.caller_hash, parent.caller_block_hash
         row["caller_enc"] = parent.caller_enc
@@ -311,30 +335,202 @@ def _store(conn: Connection, ctx: Context, item: Inbound, payload: bytes, via: s
         row["classification"] = "unmatched"
     parent_row = None
     if insert_parent:
-        parent_row = _row(ctx, item, "call", item.parent_sid, "", payload, "status", now)
+        parent_row = _row(ctx, item, "call", item.parent_sid, "", acc.payload, "status", now)
         parent_row["contact_point_id"] = row["contact_point_id"]
         parent_row["detail"] = _describe(item, found, point, parent_row["occurred_at"])
         parent_row["classification"] = "pending" if (point or found.candidates) else "unmatched"
+    # A call's own webhook always precedes its callbacks; a backfilled one may not.
+    link = item.kind in ("call", "sms") and point is not None and via != "webhook"
+    return _Plan(row, point, parent_row, link)
+
+
+def _store(conn: Connection, ctx: Context, acc: Accepted) -> _Stored:
+    """Insert and commit one record (and, for a status callback of an unseen call, the call).
+
+    Every read comes first; the write transaction holds the inserts and nothing else,
+    so SQLite's single write lock is held for as short a time as possible. A replay is
+    found by the unique (provider, kind, SID) constraint, not by a SELECT before every
+    insert: replays are rare, first deliveries are not.
+    """
+    plan = _plan(conn, ctx, acc)
     new_ids: list[int] = []
     with ctx.db.writer_turn():
         try:
-            if parent_row is not None:
-                new_ids.append(conn.execute(_INSERT_EVENT, parent_row).inserted_primary_key[0])
-            event_id = conn.execute(_INSERT_EVENT, row).inserted_primary_key[0]
+            if plan.parent_row is not None:
+                new_ids.append(conn.execute(_INSERT_EVENT, plan.parent_row).inserted_primary_key[0])
+            event_id = conn.execute(_INSERT_EVENT, plan.row).inserted_primary_key[0]
             new_ids.append(event_id)
-            if item.kind in ("call", "sms") and point is not None and via != "webhook":
-                # Recordings or statuses that arrived before their (backfilled) call now
-                # get its number. A call's own webhook always precedes its callbacks.
+            if plan.link_children:
                 conn.execute(
                     update(Event)
-                    .where(Event.parent_sid == item.sid, Event.contact_point_id.is_(None))
-                    .values(contact_point_id=point.id)
+                    .where(Event.parent_sid == acc.item.sid, Event.contact_point_id.is_(None))
+                    .values(contact_point_id=plan.point.id)
                 )
             conn.commit()
         except BaseException:
             conn.rollback()  # before the next writer's turn: SQLite keeps the lock until then
             raise
-    return _Stored(event_id, False, point, row["classification"], tuple(new_ids))
+    return _Stored(event_id, False, plan.point, plan.row["classification"], tuple(new_ids))
+
+
+def accept(
+    ctx: Context,
+    kind: str,
+    params: Mapping[str, Any],
+    *,
+    via: str = "webhook",
+    raw_body: bytes | None = None,
+    url: str = "",
+    received_at: dt.datetime | None = None,
+) -> Accepted:
+    """Check one webhook or polled record without touching the database.
+
+    Raises ``inbound.BadWebhook`` (400) for missing or garbled parameters and
+    ``WrongAccount`` (403) for another account's callback.
+    """
+    item = inbound_mod.read(kind, params)
+    expected = ctx.settings.twilio_account_sid
+    if expected and item.account_sid != expected:
+        raise WrongAccount("the webhook is for a different Twilio account")
+    payload = {"params": _clean_params(item.params), "via": via, "url": url}
+    if raw_body is not None:
+        payload["raw_body_b64"] = base64.b64encode(raw_body).decode()
+    # The same serialisation as KeyRing.encrypt_json, so payload_of reads it back.
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+    return Accepted(item, text, via, received_at or ctx.clock())
+
+
+def accepted_again(kind: str, payload: bytes, via: str, received_at: dt.datetime) -> Accepted:
+    """An ``Accepted`` rebuilt from the payload ``accept`` made (a journal's record).
+
+    The account was checked when the record was first accepted; the parameters are
+    read again, from the payload exactly as it will be stored.
+    """
+    params = json.loads(payload)["params"]
+    if not isinstance(params, dict):
+        raise ValueError("payload without parameters")
+    return Accepted(inbound_mod.read(kind, params), payload, via, received_at)
+
+
+def called_country(ctx: Context, item: Inbound) -> str:
+    """Country of the pool number a call was meant for ("" if none), for the greeting.
+
+    Answered from the pool lookup cache when it can, so a journalled webhook usually
+    touches no database at all; a database that is down only costs the greeting's
+    language.
+    """
+    try:
+        point = match(None, ctx, item).contact_point
+    except SQLAlchemyError as exc:
+        log.warning("greeting language unknown: pool lookup failed (%s)", type(exc).__name__)
+        return ""
+    return point.country if point else ""
+
+
+def _received(stored: _Stored, kind: str) -> Received:
+    point = stored.point
+    return Received(
+        stored.event_id,
+        kind,
+        stored.duplicate,
+        point.id if point else None,
+        point.country if point else "",
+        stored.classification,
+        stored.new_ids,
+    )
+
+
+def _store_one(ctx: Context, acc: Accepted) -> _Stored:
+    for attempt in (1, 2):
+        try:
+            with ctx.db.engine.connect() as conn:
+                return _store(conn, ctx, acc)
+        except IntegrityError:
+            # A concurrent delivery of the same SID won the insert: this one is a replay.
+            # Otherwise a concurrent callback stored the parent call first: retry once,
+            # then give up with the database error (a 503: Twilio retries, polling
+            # backfills).
+            with ctx.db.engine.connect() as conn:
+                stored = _duplicate(conn, acc.item)
+            if stored is not None:
+                return stored
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _after_store(ctx: Context, result: Received, acc: Accepted) -> None:
+    via, kind = acc.via, acc.item.kind
+    if result.duplicate:
+        log.info("%s %s: duplicate of event %s, not stored again", via, kind, result.event_id)
+        return
+    log.info(
+        "%s %s stored as event %s (%s)",
+        via,
+        kind,
+        result.event_id,
+        "matched" if result.contact_point_id else result.classification,
+    )
+    from canary.telephony import followup
+
+    followup.process(ctx, result, acc.item)
+
+
+def store(ctx: Context, acc: Accepted) -> Received:
+    """Store and commit one accepted record, then process it. Never raises after the
+    event is committed."""
+    result = _received(_store_one(ctx, acc), acc.item.kind)
+    _after_store(ctx, result, acc)
+    return result
+
+
+def store_many(ctx: Context, batch: list[Accepted]) -> list[Received]:
+    """``store`` for many records at once: one multi-row INSERT and one COMMIT.
+
+    A commit is most of what storing one webhook costs; a journal drained in batches
+    (``canary.telephony.journal``) pays it once per batch. As in ``_store``, replays
+    are found by the unique constraint: a batch holding one (or losing a race with
+    another writer) is rolled back and stored one record at a time, where each
+    replay is answered as a duplicate. So are records that need more than one plain
+    INSERT, and a SID seen twice in the batch.
+    """
+    results: list[Received | None] = [None] * len(batch)
+    single: list[int] = []
+    with ctx.db.engine.connect() as conn:
+        plans: list[tuple[int, _Plan]] = []
+        seen: set[tuple[str, str]] = set()
+        for index, acc in enumerate(batch):
+            key = (acc.item.kind, acc.item.sid)
+            plan = None if key in seen else _plan(conn, ctx, acc)
+            seen.add(key)
+            if plan is not None and plan.simple:
+                plans.append((index, plan))
+            else:
+                single.append(index)
+        if plans:
+            try:
+                with ctx.db.writer_turn():
+                    try:
+                        # One multi-row INSERT; RETURNING order is not guaranteed on
+                        # every backend, so ids are matched back by (kind, SID).
+                        returned = conn.execute(_INSERT_MANY, [plan.row for _, plan in plans])
+                        ids = {(kind, sid): event_id for event_id, kind, sid in returned}
+                        conn.commit()
+                    except BaseException:
+                        conn.rollback()
+                        raise
+            except IntegrityError:
+                single.extend(index for index, _ in plans)
+            else:
+                for index, plan in plans:
+                    event_id = ids[(plan.row["kind"], plan.row["provider_sid"])]
+                    stored = _Stored(event_id, False, plan.point, plan.row["classification"])
+                    results[index] = _received(stored, batch[index].item.kind)
+    for index in sorted(single):
+        results[index] = _received(_store_one(ctx, batch[index]), batch[index].item.kind)
+    for acc, result in zip(batch, results, strict=True):
+        _after_store(ctx, result, acc)
+    return results
 
 
 def receive(
@@ -352,52 +548,4 @@ def receive(
     ``WrongAccount`` (403) for another account's callback. Never raises after the
     event is committed.
     """
-    item = inbound_mod.read(kind, params)
-    expected = ctx.settings.twilio_account_sid
-    if expected and item.account_sid != expected:
-        raise WrongAccount("the webhook is for a different Twilio account")
-    payload = {"params": _clean_params(item.params), "via": via, "url": url}
-    if raw_body is not None:
-        payload["raw_body_b64"] = base64.b64encode(raw_body).decode()
-    # The same serialisation as KeyRing.encrypt_json, so payload_of reads it back.
-    text = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-    for attempt in (1, 2):
-        try:
-            with ctx.db.engine.connect() as conn:
-                stored = _store(conn, ctx, item, text, via)
-            break
-        except IntegrityError:
-            # A concurrent delivery of the same SID won the insert: this one is a replay.
-            # Otherwise a concurrent callback stored the parent call first: retry once,
-            # then give up with the database error (a 503: Twilio retries, polling
-            # backfills).
-            with ctx.db.engine.connect() as conn:
-                stored = _duplicate(conn, item)
-            if stored is not None:
-                break
-            if attempt == 2:
-                raise
-    point = stored.point
-    result = Received(
-        stored.event_id,
-        kind,
-        stored.duplicate,
-        point.id if point else None,
-        point.country if point else "",
-        stored.classification,
-        stored.new_ids,
-    )
-    if result.duplicate:
-        log.info("%s %s: duplicate of event %s, not stored again", via, kind, result.event_id)
-        return result
-    log.info(
-        "%s %s stored as event %s (%s)",
-        via,
-        kind,
-        result.event_id,
-        "matched" if result.contact_point_id else result.classification,
-    )
-    from canary.telephony import followup
-
-    followup.process(ctx, result, item)
-    return result
+    return store(ctx, accept(ctx, kind, params, via=via, raw_body=raw_body, url=url))
