@@ -10,9 +10,11 @@ next bucket.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ class Job:
     name: str
     target: str  # "module:function", called with the Context, returns a count
     interval_setting: str
+    # Works on this machine's files, not the shared database: every host runs it.
+    per_host: bool = False
 
     def interval(self, ctx: Context) -> int:
         return max(1, int(getattr(ctx.settings, self.interval_setting)))
@@ -45,6 +49,12 @@ JOBS: tuple[Job, ...] = (
     Job("drain-outbox", "canary.alerts.outbox:drain", "outbox_interval_seconds"),
     Job("poll-provider", "canary.telephony.polling:poll", "poll_interval_seconds"),
     Job("watch-inboxes", "canary.feeds.watch:scan_inboxes", "watch_interval_seconds"),
+    Job(
+        "recover-journals",
+        "canary.telephony.journal:recover_here",
+        "outbox_interval_seconds",
+        per_host=True,
+    ),
 )
 
 
@@ -72,6 +82,8 @@ def attribute_pending(ctx: Context) -> int:
 
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+# Short enough for the claim's slot column (40 characters) beside a slot bucket.
+HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:10]
 
 
 def slot_for(now: dt.datetime, interval_seconds: int) -> str:
@@ -97,6 +109,8 @@ def prune_claims(ctx: Context, older_than: dt.timedelta = dt.timedelta(days=2)) 
 def run_job(ctx: Context, job: Job, *, slot: str | None = None) -> int | None:
     """Run one job if this process wins its slot. Returns its count, or None if skipped."""
     slot = slot or slot_for(ctx.clock(), job.interval(ctx))
+    if job.per_host:
+        slot = f"{slot}@{HOST_TAG}"
     if not claim(ctx, job.name, slot):
         return None
     try:
@@ -111,8 +125,8 @@ def run_job(ctx: Context, job: Job, *, slot: str | None = None) -> int | None:
 
 def run_all_once(ctx: Context) -> dict[str, int | None]:
     """Run every job now, each in a fresh one-off slot (used by the demo and `canary jobs run`)."""
-    stamp = ctx.clock().isoformat()
-    return {job.name: run_job(ctx, job, slot=f"once:{stamp}:{WORKER_ID}") for job in JOBS}
+    # A fresh token, not the time and worker: those overflow the 40-character slot.
+    return {job.name: run_job(ctx, job, slot=f"once:{secrets.token_hex(8)}") for job in JOBS}
 
 
 def build_scheduler(ctx: Context, *, blocking: bool = False):
