@@ -46,6 +46,8 @@ class Settings:
     attribution_lookback_days: int = 90
     circulation_days: int = 3 * 365
     webhook_max_bytes: int = 64 * 1024
+    webhook_journal: bool = True
+    webhook_journal_fsync: bool = False
     speech_to_text: str = ""
     outbox_interval_seconds: int = 10
     poll_interval_seconds: int = 300
@@ -74,6 +76,11 @@ class Settings:
         if self.key_file:
             return Path(self.key_file).expanduser().resolve()
         return self.home_path / "keys" / "master.key"
+
+    @property
+    def journal_path(self) -> Path:
+        """Where webhooks wait, encrypted, between their answer and their batch insert."""
+        return self.home_path / "journal"
 
     @property
     def keys_dir(self) -> Path:

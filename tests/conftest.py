@@ -47,6 +47,9 @@ def settings(tmp_path, database_url, monkeypatch):
             "twilio_account_sid": "AC" + "0" * 32,
             "twilio_auth_token": "test-auth-token",
             "scheduler_in_serve": False,
+            # Webhooks committed before the answer, so a test can look right away;
+            # tests/telephony/test_journal.py covers the journal.
+            "webhook_journal": False,
         },
         environ={},
     )

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from canary.demo import sample_feed
 from canary.demo.receiver import WebhookReceiver
 from canary.feeds.inject import InjectResult
 from canary.settings import load_settings
+from canary.web import close_app
 
 Say = Callable[[str, str], None]
 
@@ -114,6 +116,8 @@ def run_demo(say: Say, workdir: Path | None = None, keep: bool = False) -> DemoR
     finally:
         server.shutdown() if thread.is_alive() else None
         server.server_close()
+        if late.app is not None:
+            close_app(late.app)
         receiver.stop()
         ctx.close()
         if not keep:
@@ -225,11 +229,21 @@ def _leak_and_call(ctx: Context, base_url: str, leaked: Path, say: Say) -> None:
         raise RuntimeError("no canary number was reached; the demo expected one in the leaked copy")
 
 
-def _attribute(ctx: Context, say: Say) -> dict | None:
+def _attribute(ctx: Context, say: Say, timeout: float = 15.0) -> dict | None:
+    """The open incident, once the service has stored and attributed the contacts.
+
+    Webhooks are answered once journalled and stored moments later
+    (``webhook_journal``), so the incident is waited for, as an operator would.
+    """
     from canary.attribution import views
 
-    with ctx.db.session() as s:
-        incidents = views.list_incidents(s, status="open")
+    deadline = time.monotonic() + timeout
+    while True:
+        with ctx.db.session() as s:
+            incidents = views.list_incidents(s, status="open")
+        if incidents or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     if not incidents:
         say("attribute", "no incident opened")
         return None

@@ -67,6 +67,12 @@ def create_app(
         twilio_hooks,
     ):
         app.register_blueprint(module.bp)
+    if context.settings.webhook_journal:
+        from canary.telephony.journal import Journal
+
+        app.extensions[twilio_hooks.JOURNAL] = Journal(
+            context, context.settings.journal_path, fsync=context.settings.webhook_journal_fsync
+        )
 
     @app.errorhandler(CanaryError)
     def _domain_error(exc: CanaryError):
@@ -108,3 +114,15 @@ def create_app(
         return {"ok": True}
 
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Stop what the app started: store what its webhook journal holds and close it.
+
+    Also done at interpreter exit; call it before closing the app's context.
+    """
+    from canary.web.twilio_hooks import JOURNAL
+
+    webhook_journal = app.extensions.get(JOURNAL)
+    if webhook_journal is not None:
+        webhook_journal.close()

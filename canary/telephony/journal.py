@@ -1,0 +1,318 @@
+"""The webhook journal: answer a webhook once it is on local disk, store it in batches.
+
+Committing each webhook in its own transaction makes the commit most of a webhook's
+cost. With ``webhook_journal`` on, the webhook view checks the request as before
+(signature, parameters, account), appends the record, encrypted, to this process's
+journal file and answers. A drainer thread in the same process stores what has
+accumulated a moment later with one multi-row INSERT and one COMMIT
+(``intake.store_many``), and empties the file once everything in it is stored.
+
+Durability: a record reaches the file with one write(2) before the answer, so it
+survives the service crashing or being killed, as a commit with SQLite's
+``synchronous=NORMAL`` does. With ``webhook_journal_fsync`` it is also flushed to the
+disk and survives a power loss. Either way Twilio keeps its call and message lists,
+and the poll job backfills whatever a lost machine took with it.
+
+Each file belongs to one process, which holds an exclusive ``flock`` on it while it
+lives. A ``*.journal`` whose lock is free was left by a process that stopped before
+draining it: any process adopts it (``recover``), stores its records (a record stored
+before is found as a duplicate, so storing twice is harmless) and deletes it. A record
+that does not decrypt (torn by a power loss) or no longer passes the checks stops
+that: the file is kept as ``*.unstored`` for an investigator and an error is logged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import secrets
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from canary.context import Context
+from canary.errors import CanaryError
+from canary.security.crypto import KeyMaterialError
+from canary.telephony import intake
+from canary.telephony.inbound import BadWebhook
+
+log = logging.getLogger("canary.telephony.journal")
+
+SUFFIX = ".journal"
+UNSTORED = ".unstored"
+_AAD = b"webhook-journal"
+_LENGTH = struct.Struct(">I")
+# Records wait this long for company before the drainer stores them: under load one
+# COMMIT then carries dozens of webhooks; when idle, an event is stored within it.
+DRAIN_DELAY_SECONDS = 0.1
+BATCH_SIZE = 500
+# How often a running process looks for journals that stopped processes left behind.
+RECOVER_EVERY_SECONDS = 30.0
+RETRY_MAX_SECONDS = 30.0
+
+
+class JournalUnavailable(CanaryError):
+    """The journal file could not be written (disk full, permissions)."""
+
+    http_status = 503
+
+
+def encode(ctx: Context, acc: intake.Accepted) -> bytes:
+    """One framed record: length, then the encrypted header line and payload."""
+    header = {"kind": acc.item.kind, "via": acc.via, "at": acc.received_at.isoformat()}
+    plaintext = json.dumps(header).encode() + b"\n" + acc.payload
+    blob = ctx.keys.encrypt(plaintext, _AAD)
+    return _LENGTH.pack(len(blob)) + blob
+
+
+def decode(ctx: Context, blob: bytes) -> intake.Accepted:
+    """Raises KeyMaterialError (does not decrypt), ValueError or BadWebhook."""
+    header, _, payload = ctx.keys.decrypt(blob, _AAD).partition(b"\n")
+    fields = json.loads(header)
+    at = dt.datetime.fromisoformat(fields["at"])
+    return intake.accepted_again(fields["kind"], payload, fields["via"], at)
+
+
+@dataclass
+class Reading:
+    """What a journal file holds: the records before any damage, and whether there was."""
+
+    records: list[intake.Accepted]
+    damaged: str = ""  # why reading stopped early ("" when the whole file was read)
+
+
+def read(ctx: Context, fd: int) -> Reading:
+    data = b""
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, 1 << 20):
+        data += chunk
+    records: list[intake.Accepted] = []
+    offset = 0
+    while offset < len(data):
+        if offset + _LENGTH.size > len(data):
+            return Reading(records, "truncated record length")
+        (size,) = _LENGTH.unpack_from(data, offset)
+        start = offset + _LENGTH.size
+        if start + size > len(data):
+            return Reading(records, "truncated record")
+        try:
+            records.append(decode(ctx, data[start : start + size]))
+        except (KeyMaterialError, ValueError, KeyError, TypeError, BadWebhook) as exc:
+            return Reading(records, f"record does not decode ({type(exc).__name__})")
+        offset = start + size
+    return Reading(records)
+
+
+def _store_all(ctx: Context, records: list[intake.Accepted]) -> None:
+    for start in range(0, len(records), BATCH_SIZE):
+        intake.store_many(ctx, records[start : start + BATCH_SIZE])
+
+
+class Journal:
+    """One process's journal file and the thread that drains it into the database."""
+
+    def __init__(self, ctx: Context, directory: Path, *, fsync: bool = False):
+        self.ctx = ctx
+        self.directory = Path(directory)
+        self.fsync = fsync
+        self._pid: int | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also after a fork: the parent's file, queue, locks and thread are not ours.
+        self._lock = threading.Lock()
+        self._storing = threading.Lock()
+        self._fd: int | None = None
+        self.path: Path | None = None
+        self._queue: list[intake.Accepted] = []
+        self._size = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- the webhook side ----------------------------------------------------------
+    def append(self, acc: intake.Accepted) -> None:
+        """Write one accepted record to the file; the drainer stores it shortly.
+
+        Raises JournalUnavailable, leaving the file as it was, if it cannot be written.
+        """
+        frame = encode(self.ctx, acc)
+        with self._lock:
+            self._open()
+            try:
+                written = os.write(self._fd, frame)
+                if written != len(frame):
+                    raise OSError(f"short write ({written} of {len(frame)} bytes)")
+                if self.fsync:
+                    os.fdatasync(self._fd)
+            except OSError as exc:
+                # A partial record would hide every later one from recovery.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)
+                raise JournalUnavailable(
+                    f"webhook journal not writable ({exc.strerror or exc})"
+                ) from exc
+            self._size += len(frame)
+            self._queue.append(acc)
+        self._wake.set()
+
+    def _open(self) -> None:
+        """Create this process's file (under the lock) and start its drainer."""
+        if self._pid == os.getpid() and self._fd is not None:
+            return
+        if self._pid is not None and self._pid != os.getpid():
+            self._reset()
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            name = f"{os.getpid()}-{secrets.token_hex(6)}"
+            # Locked before it gets the name recovery looks for, so no other process
+            # can mistake it for a dead process's journal.
+            temporary = self.directory / (name + ".new")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            path = self.directory / (name + SUFFIX)
+            os.rename(temporary, path)
+        except OSError as exc:
+            raise JournalUnavailable(
+                f"webhook journal not writable ({exc.strerror or exc})"
+            ) from exc
+        self._fd, self.path, self._size, self._pid = fd, path, 0, os.getpid()
+        self._thread = threading.Thread(target=self._run, name="webhook-journal", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    # -- the drainer -----------------------------------------------------------------
+    def drain(self) -> int:
+        """Store every record appended so far; returns how many were stored.
+
+        Raises the database's error, keeping the records, when they cannot be stored.
+        """
+        stored = 0
+        with self._storing:
+            while True:
+                with self._lock:
+                    batch = self._queue[:BATCH_SIZE]
+                if not batch:
+                    break
+                intake.store_many(self.ctx, batch)
+                stored += len(batch)
+                with self._lock:
+                    del self._queue[: len(batch)]
+                    if not self._queue and self._fd is not None:
+                        # Everything written is stored: start the file afresh.
+                        os.ftruncate(self._fd, 0)
+                        self._size = 0
+        return stored
+
+    def _run(self) -> None:
+        next_recovery = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(timeout=RECOVER_EVERY_SECONDS)
+            if self._stop.is_set():
+                break
+            self._stop.wait(DRAIN_DELAY_SECONDS)
+            self._wake.clear()
+            delay = 1.0
+            while True:
+                try:
+                    self.drain()
+                    if time.monotonic() >= next_recovery:
+                        recover(self.ctx, self.directory)
+                        next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+                    break
+                except Exception as exc:  # the database is down: keep the records, retry
+                    log.warning(
+                        "webhook journal: %d records not stored yet (%s); retrying in %.0f s",
+                        len(self._queue),
+                        type(exc).__name__,
+                        delay,
+                    )
+                    if self._stop.wait(delay):
+                        return
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the drainer, store what is left and remove the file if it is empty.
+
+        What cannot be stored now stays in the file for ``recover``.
+        """
+        if self._pid != os.getpid() or self._fd is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        try:
+            self.drain()
+        except Exception as exc:
+            log.warning(
+                "webhook journal: %d records left in %s for recovery (%s)",
+                len(self._queue),
+                self.path,
+                type(exc).__name__,
+            )
+        with self._lock:
+            if not self._queue:
+                self.path.unlink(missing_ok=True)
+            os.close(self._fd)  # releases the lock: another process may now adopt it
+            self._fd = None
+
+
+def recover(ctx: Context, directory: Path) -> int:
+    """Store the records of journals whose process has stopped; returns how many.
+
+    Safe to run from any number of processes at once: each file is adopted by whoever
+    takes its lock first.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return 0
+    stored = 0
+    for path in sorted(directory.glob("*" + SUFFIX)):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue  # adopted and removed by another process meanwhile
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its process is alive and drains it itself
+            if not path.exists():
+                continue  # adopted and removed between our open and our lock
+            reading = read(ctx, fd)
+            _store_all(ctx, reading.records)
+            stored += len(reading.records)
+            if reading.damaged:
+                kept = path.with_suffix(UNSTORED)
+                os.rename(path, kept)
+                log.error(
+                    "webhook journal %s: %d records stored, then %s; the rest is kept in %s",
+                    path.name,
+                    len(reading.records),
+                    reading.damaged,
+                    kept.name,
+                )
+            else:
+                path.unlink()
+                if reading.records:
+                    log.warning(
+                        "webhook journal %s: adopted %d records a stopped process left",
+                        path.name,
+                        len(reading.records),
+                    )
+        finally:
+            os.close(fd)
+    return stored
+
+
+def recover_here(ctx: Context) -> int:
+    """``recover`` for this machine's journal folder (the scheduler's per-host job)."""
+    return recover(ctx, ctx.settings.journal_path)

@@ -1,0 +1,243 @@
+"""The webhook journal: answered once journalled, stored in batches, never lost."""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import os
+import time
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from canary.telephony import intake, journal, simulator
+from canary.web import close_app, create_app
+from tests.support.servers import LiveServer
+from tests.telephony.conftest import TOKEN, events
+
+TWILIO = "+14155550100"
+LOCAL = "+8613800138000"
+CALLER = "+8613912345678"
+
+
+def wait_for(condition, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+    return result
+
+
+@pytest.fixture
+def journal_server(context):
+    """The app with the journal on (as in production), served over loopback HTTP."""
+    server = None
+    app = None
+
+    def start():
+        nonlocal server, app
+        context.settings = context.settings.replace(webhook_journal=True)
+        app = create_app(context=context)
+        server = LiveServer(app)
+        context.settings = context.settings.replace(public_base_url=server.url)
+        server.start()
+        return server, app
+
+    yield start
+    if server is not None:
+        server.stop()
+        close_app(app)
+
+
+def accepted_call(context, call_sid=None, **extra):
+    params = simulator.call_params(TWILIO, CALLER, forwarded_from=LOCAL, **extra)
+    if call_sid:
+        params["CallSid"] = call_sid
+    return intake.accept(context, "call", params, url="http://127.0.0.1:8080/twilio/voice")
+
+
+def test_journalled_webhooks_are_answered_then_stored_once(context, add_number, journal_server):
+    cp_id = add_number(LOCAL, forwards_to=TWILIO)
+    us_id = add_number("+14155550199")  # a Twilio number of the pool, called directly
+    server, app = journal_server()
+    call = simulator.send_call(server.url, TOKEN, TWILIO, CALLER, forwarded_from=LOCAL)
+    assert call.status_code == 200 and "<Record" in call.text
+    # Each answer greets in its pool number's language, looked up before it is stored.
+    assert 'language="cmn-CN"' in call.text
+    direct = simulator.send_call(server.url, TOKEN, "+14155550199", CALLER)
+    assert 'language="en-US"' in direct.text
+    params = simulator.sms_params(TWILIO, CALLER, "王芳女士您好", ForwardedFrom=LOCAL)
+    for _ in range(2):  # Twilio's retry of the same message
+        sms = simulator.post(server.url, "/twilio/sms", TOKEN, params)
+        assert sms.status_code == 200
+    wait_for(lambda: len(events(context)) >= 3)
+    close_app(app)  # whatever is still journalled is stored now
+    stored = events(context)
+    assert sorted(e.kind for e in stored) == ["call", "call", "sms"]
+    assert sorted(e.contact_point_id for e in stored) == sorted([cp_id, cp_id, us_id])
+    sms_event = next(e for e in stored if e.kind == "sms")
+    payload = intake.payload_of(context, sms_event)
+    assert payload["params"]["Body"] == "王芳女士您好" and payload["via"] == "webhook"
+    assert list(context.settings.journal_path.glob("*.journal")) == []
+
+
+def test_bad_webhooks_are_refused_before_the_journal(context, add_number, journal_server):
+    add_number(LOCAL, forwards_to=TWILIO)
+    server, _ = journal_server()
+    forged = simulator.send_call(server.url, "not-the-token", TWILIO, CALLER)
+    params = simulator.call_params(TWILIO, CALLER)
+    params["CallSid"] = "garbled"
+    garbled = simulator.post(server.url, "/twilio/voice", TOKEN, params)
+    assert (forged.status_code, garbled.status_code) == (403, 400)
+    assert [p.stat().st_size for p in context.settings.journal_path.glob("*.journal")] in ([], [0])
+
+
+def test_recover_stores_a_stopped_process_journal_and_deletes_it(context, add_number):
+    cp_id = add_number(LOCAL, forwards_to=TWILIO)
+    directory = context.settings.journal_path
+    directory.mkdir(parents=True)
+    first, second = accepted_call(context), accepted_call(context)
+    # What a worker killed before its drainer ran leaves behind: records, no lock.
+    left = directory / "4242-dead.journal"
+    left.write_bytes(journal.encode(context, first) + journal.encode(context, second))
+    # A live worker's journal (its lock is held) is not touched.
+    live = directory / "4343-live.journal"
+    live.write_bytes(journal.encode(context, accepted_call(context)))
+    holder = os.open(live, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        assert journal.recover(context, directory) == 2
+        assert journal.recover(context, directory) == 0
+    finally:
+        os.close(holder)
+    assert not left.exists() and live.exists()
+    stored = events(context, kind="call")
+    assert sorted(e.provider_sid for e in stored) == sorted([first.item.sid, second.item.sid])
+    assert {e.contact_point_id for e in stored} == {cp_id}
+    assert {e.received_at for e in stored} == {first.received_at, second.received_at}
+
+
+def test_recover_twice_stores_nothing_twice(context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    directory = context.settings.journal_path
+    directory.mkdir(parents=True)
+    acc = accepted_call(context)
+    intake.store(context, acc)  # stored, then the process died before emptying its file
+    (directory / "1-a.journal").write_bytes(journal.encode(context, acc))
+    assert journal.recover(context, directory) == 1
+    assert len(events(context, kind="call")) == 1
+
+
+def test_a_torn_record_keeps_the_file_for_an_investigator(context, add_number, caplog):
+    add_number(LOCAL, forwards_to=TWILIO)
+    directory = context.settings.journal_path
+    directory.mkdir(parents=True)
+    good = accepted_call(context)
+    torn = journal.encode(context, accepted_call(context))[:-7]  # power lost mid-write
+    (directory / "7-torn.journal").write_bytes(journal.encode(context, good) + torn)
+    assert journal.recover(context, directory) == 1
+    assert [e.provider_sid for e in events(context, kind="call")] == [good.item.sid]
+    assert [p.name for p in directory.iterdir()] == ["7-torn.unstored"]
+    assert "truncated record" in caplog.text and CALLER not in caplog.text
+
+
+def test_a_record_under_another_key_is_not_stored(context, add_number, tmp_path):
+    from canary.security.crypto import KeyRing
+
+    add_number(LOCAL, forwards_to=TWILIO)
+    directory = context.settings.journal_path
+    directory.mkdir(parents=True)
+    other = KeyRing.load(base64.b64encode(os.urandom(32)).decode(), tmp_path / "none.key")
+    foreign = type(context)(context.settings, context.db, other)
+    (directory / "9-x.journal").write_bytes(journal.encode(foreign, accepted_call(context)))
+    assert journal.recover(context, directory) == 0
+    assert events(context) == [] and (directory / "9-x.unstored").exists()
+
+
+def test_drain_keeps_records_while_the_database_is_down(context, add_number, monkeypatch):
+    add_number(LOCAL, forwards_to=TWILIO)
+    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
+    book = journal.Journal(context, context.settings.journal_path)
+    first, second = accepted_call(context), accepted_call(context)
+    book.append(first)
+    book.append(second)
+    size = book.path.stat().st_size
+    real = intake.store_many
+
+    def database_down(ctx, batch):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(intake, "store_many", database_down)
+    with pytest.raises(OperationalError):
+        book.drain()
+    assert book.path.stat().st_size == size and events(context) == []
+    monkeypatch.setattr(intake, "store_many", real)
+    assert book.drain() == 2
+    assert book.path.stat().st_size == 0  # everything stored: the file starts afresh
+    path = book.path
+    book.close()
+    assert not path.exists()
+    assert len(events(context, kind="call")) == 2
+
+
+def test_close_leaves_what_it_cannot_store_for_recovery(context, add_number, monkeypatch):
+    add_number(LOCAL, forwards_to=TWILIO)
+    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)
+    book = journal.Journal(context, context.settings.journal_path)
+    book.append(accepted_call(context))
+    path = book.path
+
+    def database_down(ctx, batch):
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(intake, "store_many", database_down)
+    book.close(timeout=1)
+    monkeypatch.undo()
+    assert path.exists()
+    assert journal.recover(context, context.settings.journal_path) == 1
+    assert len(events(context, kind="call")) == 1 and not path.exists()
+
+
+def test_an_unwritable_journal_falls_back_to_storing_directly(context, add_number, journal_server):
+    add_number(LOCAL, forwards_to=TWILIO)
+    context.settings.journal_path.parent.mkdir(parents=True, exist_ok=True)
+    context.settings.journal_path.write_text("not a folder")
+    server, _ = journal_server()
+    call = simulator.send_call(server.url, TOKEN, TWILIO, CALLER, forwarded_from=LOCAL)
+    assert call.status_code == 200
+    assert len(events(context, kind="call")) == 1  # committed before the answer
+
+
+def test_store_many_matches_store_and_answers_replays(context, add_number):
+    cp_id = add_number(LOCAL, forwards_to=TWILIO)
+    before = accepted_call(context)
+    intake.store(context, before)
+    fresh = [accepted_call(context) for _ in range(3)]
+    replay_in_batch = accepted_call(context, call_sid=fresh[0].item.sid)
+    status = intake.accept(
+        context,
+        "status",
+        {
+            **simulator.call_params(TWILIO, CALLER, forwarded_from=LOCAL),
+            "CallSid": fresh[1].item.sid,
+            "CallStatus": "completed",
+        },
+    )
+    batch = [*fresh, before, replay_in_batch, status]
+    results = intake.store_many(context, batch)
+    assert [r.duplicate for r in results] == [False, False, False, True, True, False]
+    assert results[4].event_id == results[0].event_id
+    assert {r.contact_point_id for r in results} == {cp_id}
+    calls = events(context, kind="call")
+    assert len(calls) == 4 and len(events(context, kind="status")) == 1
+    assert {e.id for e in calls} == {results[i].event_id for i in (0, 1, 2, 3)}
+
+
+def test_journal_records_keep_text_that_is_not_valid_unicode(context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.sms_params(TWILIO, CALLER, "bad \udc80 text\x00", ForwardedFrom=LOCAL)
+    acc = intake.accept(context, "sms", params)
+    again = journal.decode(context, journal.encode(context, acc)[4:])
+    assert again.payload == acc.payload and again.item.text == acc.item.text
+    assert again.received_at == acc.received_at
