@@ -89,10 +89,8 @@ class Reading:
 
 
 def read(ctx: Context, fd: int) -> Reading:
-    data = b""
-    os.lseek(fd, 0, os.SEEK_SET)
-    while chunk := os.read(fd, 1 << 20):
-        data += chunk
+    with open(fd, "rb", closefd=False) as file:
+        data = file.read()
     records: list[intake.Accepted] = []
     offset = 0
     while offset < len(data):
