@@ -88,9 +88,10 @@ class Event(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Caller identity: keyed hash for correlation, encrypted for the investigator.
-    caller_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
+    # Not indexed: attribution reads callers of events it selected by time and number.
+    caller_hash: Mapped[str] = mapped_column(String(64), default="")
     # Keyed hash of the caller's number block (all but the last 4 digits).
-    caller_block_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
+    caller_block_hash: Mapped[str] = mapped_column(String(64), default="")
     caller_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # The full webhook or API record, verbatim, encrypted (it carries personal data).
     payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
