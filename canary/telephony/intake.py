@@ -26,7 +26,7 @@ import functools
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -85,9 +85,10 @@ def number_in(raw: str) -> str | None:
         text = text.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0]
     if text.lower() in HIDDEN_CALLERS or not text:
         return None
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if not text.startswith("+") and len(digits) > 11:
-        return phones.try_normalize("+" + digits) or phones.try_normalize(text)
+    if not text.startswith("+"):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if len(digits) > 11:
+            return phones.try_normalize("+" + digits) or phones.try_normalize(text)
     return phones.try_normalize(text)
 
 
@@ -277,7 +278,7 @@ def _duplicate(conn: Connection, item: Inbound) -> _Stored | None:
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Accepted:
     """A webhook or polled record that passed every check, ready to be stored."""
 
@@ -285,6 +286,9 @@ class Accepted:
     payload: bytes  # the verbatim record as JSON text; encrypted when stored
     via: str
     received_at: dt.datetime
+    # The pool number it was meant for, when the answer already looked it up
+    # (``called_country``): storing it then need not look again.
+    matched: Match | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -305,7 +309,9 @@ class _Plan:
 
 def _plan(conn: Connection, ctx: Context, acc: Accepted) -> _Plan:
     item, via, now = acc.item, acc.via, acc.received_at
-    if item.kind in ("call", "sms", "status"):
+    if acc.matched is not None:
+        found = acc.matched
+    elif item.kind in ("call", "sms", "status"):
         found = match(conn, ctx, item)
     else:
         found = Match(None, "", ())
@@ -412,18 +418,19 @@ def accepted_again(kind: str, payload: bytes, via: str, received_at: dt.datetime
     return Accepted(inbound_mod.read(kind, params), payload, via, received_at)
 
 
-def called_country(ctx: Context, item: Inbound) -> str:
+def called_country(ctx: Context, acc: Accepted) -> str:
     """Country of the pool number a call was meant for ("" if none), for the greeting.
 
     Answered from the pool lookup cache when it can, so a journalled webhook usually
     touches no database at all; a database that is down only costs the greeting's
-    language.
+    language. The match is kept with the record for when it is stored.
     """
     try:
-        point = match(None, ctx, item).contact_point
+        acc.matched = match(None, ctx, acc.item)
     except SQLAlchemyError as exc:
         log.warning("greeting language unknown: pool lookup failed (%s)", type(exc).__name__)
         return ""
+    point = acc.matched.contact_point
     return point.country if point else ""
 
 

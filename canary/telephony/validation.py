@@ -66,7 +66,9 @@ def _url_variants(url: str) -> tuple[str, ...]:
     """The URL as signed with and without its port: Twilio's signing is inconsistent
     about default ports, so the SDK accepts either (``remove_port``/``add_port``)."""
     parsed = urlparse(url)
-    return tuple(dict.fromkeys((remove_port(parsed), add_port(parsed))))
+    variants = (remove_port(parsed), add_port(parsed))
+    # The one spelled as configured first: Twilio signed that unless a port differs.
+    return tuple(sorted(set(variants), key=lambda variant: variant != url))
 
 
 def _param_text(params: Mapping[str, Any]) -> str:

@@ -53,25 +53,16 @@ def parse_form(text: str) -> FormFields:
     if "%26" not in text and "%3D" not in text and "%3d" not in text:
         # No escaped "&" or "=": unquoting the whole body first cannot create a
         # separator, and escapes never span one, so one call does every field.
-        return _split(_unquote(text), _as_is)
-    return _split(text, _unquote)
-
-
-def _as_is(part: str) -> str:
-    return part
-
-
-def _split(text: str, unquote_part) -> FormFields:
+        pairs = [pair.partition("=") for pair in _unquote(text).split("&") if pair]
+    else:
+        pairs = [
+            (_unquote(name), "", _unquote(value))
+            for name, _, value in (pair.partition("=") for pair in text.split("&") if pair)
+        ]
     fields = FormFields()
-    for pair in text.split("&"):
-        if not pair:
-            continue
-        name, _, value = pair.partition("=")
-        name = unquote_part(name)
-        value = unquote_part(value)
-        values = fields.get(name)
-        if values is None:
-            fields[name] = [value]
+    for name, _, value in pairs:
+        if name in fields:
+            fields[name].append(value)
         else:
-            values.append(value)
+            fields[name] = [value]
     return fields

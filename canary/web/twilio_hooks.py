@@ -12,6 +12,7 @@ import logging
 
 from flask import Blueprint, Request, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from canary.errors import CanaryError
 from canary.telephony import intake, journal, twiml, validation
@@ -26,14 +27,6 @@ JOURNAL = "canary.webhook_journal"
 log = logging.getLogger("canary.web.twilio")
 
 
-@bp.before_request
-def _limit_body():
-    # Twilio's largest callbacks (an SMS of 1,600 characters with ten media URLs) are a
-    # few KiB; anything much larger is not Twilio and is refused before it is parsed.
-    # Per-request limit (Flask >= 3.1): reading the body stops at this size with a 413.
-    request.max_content_length = ctx().settings.webhook_max_bytes
-
-
 def _xml(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="application/xml")
 
@@ -46,6 +39,10 @@ def _refuse(status: int, reason: str) -> Response:
 def _read(req: Request) -> tuple[FormFields | None, str | None, bytes]:
     """(form fields, raw JSON text, raw bytes) of the request body."""
     raw = req.get_data(cache=True)
+    if req.content_length is None:
+        # werkzeug cuts a chunked body at max_content_length without an error and
+        # raises RequestEntityTooLarge only on the next read.
+        req.stream.read(1)
     mimetype = req.mimetype
     if mimetype == "application/json":
         return None, raw.decode("utf-8", "surrogateescape"), raw
@@ -74,10 +71,17 @@ def _handle(kind: str) -> Response | str:
     context = ctx()
     settings = context.settings
     req = request._get_current_object()  # one proxy lookup, not one per attribute
+    # Twilio's largest callbacks (an SMS of 1,600 characters with ten media URLs) are a
+    # few KiB; anything much larger is not Twilio and is refused before it is read.
+    # Per-request limit (Flask >= 3.1): reading a chunked body stops here with a 413.
+    req.max_content_length = settings.webhook_max_bytes
     length = req.content_length
     if length is not None and length > settings.webhook_max_bytes:
         return _refuse(413, f"body of {length} bytes exceeds webhook_max_bytes")
-    form, json_text, raw = _read(req)
+    try:
+        form, json_text, raw = _read(req)
+    except RequestEntityTooLarge:
+        return _refuse(413, "body exceeds webhook_max_bytes")
     url = validation.public_url(
         settings.public_base_url, req.path, req.query_string.decode("latin-1")
     )
@@ -106,7 +110,7 @@ def _handle(kind: str) -> Response | str:
         except journal.JournalUnavailable as exc:
             log.warning("twilio %s: %s; storing it directly", req.path, exc)
         else:
-            return intake.called_country(context, accepted.item) if kind == "call" else ""
+            return intake.called_country(context, accepted) if kind == "call" else ""
     try:
         return intake.store(context, accepted).country
     except SQLAlchemyError as exc:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
@@ -154,6 +155,22 @@ def test_webhook_for_another_account_is_refused(client, context):
 def test_huge_body_is_refused_with_413(client, context):
     params = simulator.sms_params(TWILIO, MARKETER, "x" * 200_000)
     response = signed_post(client, "/twilio/sms", params)
+    assert response.status_code == 413
+    assert events(context) == []
+
+
+def test_huge_chunked_body_without_a_length_is_refused_with_413(client, context):
+    params = simulator.sms_params(TWILIO, MARKETER, "x" * 200_000)
+    response = client.post(
+        "/twilio/sms",
+        input_stream=io.BytesIO(urlencode(params).encode()),
+        content_type="application/x-www-form-urlencoded",
+        headers={
+            "X-Twilio-Signature": simulator.sign(TOKEN, BASE + "/twilio/sms", params),
+            "Transfer-Encoding": "chunked",
+        },
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert response.status_code == 413
     assert events(context) == []
 
