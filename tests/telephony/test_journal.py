@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import json
 import os
 import time
 
@@ -232,6 +233,41 @@ def test_store_many_matches_store_and_answers_replays(context, add_number):
     calls = events(context, kind="call")
     assert len(calls) == 4 and len(events(context, kind="status")) == 1
     assert {e.id for e in calls} == {results[i].event_id for i in (0, 1, 2, 3)}
+
+
+def test_batch_stored_rows_read_back_as_singly_stored_rows_do(context, add_number):
+    # PostgreSQL stores batches with COPY, SQLite with a multi-row INSERT: either way
+    # every column must come back as a single INSERT through SQLAlchemy leaves it.
+    cp_id = add_number(LOCAL, forwards_to=TWILIO)
+    single = accepted_call(context)
+    batch = [accepted_call(context) for _ in range(3)]
+    intake.store(context, single)
+    results = intake.store_many(context, batch)
+    stored = {e.provider_sid: e for e in events(context, kind="call")}
+
+    def shape(event):
+        return (
+            event.provider,
+            event.parent_sid,
+            event.contact_point_id,
+            event.via,
+            event.classification,
+            event.incident_id,
+            event.detail,
+            event.evidence_pending,
+            event.caller_hash,
+            event.caller_block_hash,
+            intake.caller_of(context, event),
+        )
+
+    expected = shape(stored[single.item.sid])
+    assert expected[2] == cp_id and expected[-1] == CALLER
+    for acc, result in zip(batch, results, strict=True):
+        event = stored[acc.item.sid]
+        assert shape(event) == expected
+        assert event.id == result.event_id
+        assert event.occurred_at == acc.received_at and event.received_at == acc.received_at
+        assert intake.payload_of(context, event) == json.loads(acc.payload)
 
 
 def test_journal_records_keep_text_that_is_not_valid_unicode(context, add_number):
