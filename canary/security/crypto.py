@@ -13,6 +13,7 @@ that a leak of one derived value reveals nothing about the others:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -111,13 +112,18 @@ class KeyRing:
         return cls.from_master(_decode_master(key_path.read_text(), str(key_path)))
 
     # -- encryption at rest ---------------------------------------------------
+    @functools.cached_property
+    def _aead(self) -> AESGCM:
+        # Built once: every stored webhook is encrypted two or three times.
+        return AESGCM(self._registry)
+
     def encrypt(self, plaintext: bytes, aad: bytes = b"") -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
-        return nonce + AESGCM(self._registry).encrypt(nonce, plaintext, aad)
+        return nonce + self._aead.encrypt(nonce, plaintext, aad)
 
     def decrypt(self, blob: bytes, aad: bytes = b"") -> bytes:
         try:
-            return AESGCM(self._registry).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
         except InvalidTag as exc:
             raise KeyMaterialError(
                 "stored ciphertext does not decrypt with this master key"
