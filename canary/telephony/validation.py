@@ -77,16 +77,12 @@ def _param_text(params: Mapping[str, Any]) -> str:
     lists = getattr(params, "lists", None)
     pairs = lists() if lists is not None else ((name, [params[name]]) for name in params)
     parts = []
-    for name, values in sorted(pairs, key=_first):
+    for name, values in sorted(pairs):  # names are unique: the lists never compare
         if len(values) == 1:
             parts.append(name + values[0])
         else:
             parts.extend(name + value for value in sorted(set(values)))
     return "".join(parts)
-
-
-def _first(pair: tuple[str, Any]) -> str:
-    return pair[0]
 
 
 def _form_signature_ok(
