@@ -6,7 +6,7 @@ The order is the point of this module:
    a clear reason, without touching the database;
 2. store the event, verbatim and encrypted, with plain INSERTs (no ORM) and COMMIT,
    so nothing the caller did is lost even if everything after fails: one record in
-   its own transaction (``store``), or many in one bulk insert (``store_many``,
+   its own transaction (``store``), or many in one multi-row INSERT (``store_many``,
    for the webhook journal, ``canary.telephony.journal``, which holds accepted
    webhooks between their answer and their store); the event is marked
    ``evidence_pending``;
@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from canary import phones
 from canary.context import Context
 from canary.errors import PermissionDenied
-from canary.telephony import event_rows, lifecycle, pool
 from canary.telephony import inbound as inbound_mod
+from canary.telephony import lifecycle, pool
 from canary.telephony.inbound import Inbound
 from canary.telephony.models import ContactPoint, Event
 
@@ -162,6 +162,7 @@ def caller_of(ctx: Context, event: Event) -> str | None:
 
 _EVENT = Event.__table__
 _INSERT_EVENT = insert(_EVENT)
+_INSERT_MANY = _INSERT_EVENT.returning(_EVENT.c.id, _EVENT.c.kind, _EVENT.c.provider_sid)
 _FIND_EVENT = select(
     _EVENT.c.id,
     _EVENT.c.contact_point_id,
@@ -491,7 +492,7 @@ def store(ctx: Context, acc: Accepted) -> Received:
 
 
 def store_many(ctx: Context, batch: list[Accepted]) -> list[Received]:
-    """``store`` for many records at once: one bulk insert (``event_rows``) and one COMMIT.
+    """``store`` for many records at once: one multi-row INSERT and one COMMIT.
 
     A commit is most of what storing one webhook costs; a journal drained in batches
     (``canary.telephony.journal``) pays it once per batch. As in ``_store``, replays
@@ -517,7 +518,10 @@ def store_many(ctx: Context, batch: list[Accepted]) -> list[Received]:
             try:
                 with ctx.db.writer_turn():
                     try:
-                        ids = event_rows.insert_events(conn, [plan.row for _, plan in plans])
+                        # One multi-row INSERT; RETURNING order is not guaranteed on
+                        # every backend, so ids are matched back by (kind, SID).
+                        returned = conn.execute(_INSERT_MANY, [plan.row for _, plan in plans])
+                        ids = {(kind, sid): event_id for event_id, kind, sid in returned}
                         conn.commit()
                     except BaseException:
                         conn.rollback()
@@ -525,7 +529,8 @@ def store_many(ctx: Context, batch: list[Accepted]) -> list[Received]:
             except IntegrityError:
                 single.extend(index for index, _ in plans)
             else:
-                for (index, plan), event_id in zip(plans, ids, strict=True):
+                for index, plan in plans:
+                    event_id = ids[(plan.row["kind"], plan.row["provider_sid"])]
                     stored = _Stored(event_id, False, plan.point, plan.row["classification"])
                     results[index] = _received(stored, batch[index].item.kind)
     for index in sorted(single):

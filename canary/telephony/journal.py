@@ -4,7 +4,7 @@ Committing each webhook in its own transaction makes the commit most of a webhoo
 cost. With ``webhook_journal`` on, the webhook view checks the request as before
 (signature, parameters, account), appends the record, encrypted, to this process's
 journal file and answers. A drainer thread in the same process stores what has
-accumulated a moment later with one bulk insert and one COMMIT
+accumulated a moment later with one multi-row INSERT and one COMMIT
 (``intake.store_many``), and empties the file once everything in it is stored.
 
 Durability: a record reaches the file with one write(2) before the answer, so it

@@ -236,8 +236,8 @@ def test_store_many_matches_store_and_answers_replays(context, add_number):
 
 
 def test_batch_stored_rows_read_back_as_singly_stored_rows_do(context, add_number):
-    # PostgreSQL stores batches with COPY, SQLite with a multi-row INSERT: either way
-    # every column must come back as a single INSERT through SQLAlchemy leaves it.
+    # A batch is one multi-row INSERT: every column must come back as a single
+    # INSERT leaves it.
     cp_id = add_number(LOCAL, forwards_to=TWILIO)
     single = accepted_call(context)
     batch = [accepted_call(context) for _ in range(3)]
