@@ -237,13 +237,24 @@ def test_store_many_matches_store_and_answers_replays(context, add_number):
 
 def test_batch_stored_rows_read_back_as_singly_stored_rows_do(context, add_number):
     # A batch is one multi-row INSERT: every column must come back as a single
-    # INSERT leaves it.
+    # INSERT leaves it, NULLs included.
     cp_id = add_number(LOCAL, forwards_to=TWILIO)
     single = accepted_call(context)
     batch = [accepted_call(context) for _ in range(3)]
+    # A call to no pool number first: NULLs where the others have values.
+    stray_params = simulator.call_params("+14155550199", "anonymous")
+    stray = intake.accept(context, "call", stray_params, url="https://h/twilio/voice")
     intake.store(context, single)
-    results = intake.store_many(context, batch)
+    results = intake.store_many(context, [stray, *batch])
     stored = {e.provider_sid: e for e in events(context, kind="call")}
+    lost = stored[stray.item.sid]
+    assert (lost.id, lost.contact_point_id, lost.classification) == (
+        results[0].event_id,
+        None,
+        "unmatched",
+    )
+    assert (lost.caller_hash, lost.caller_enc) == ("", None)
+    results = results[1:]
 
     def shape(event):
         return (
