@@ -41,7 +41,8 @@ def _read(req: Request) -> tuple[FormFields | None, str | None, bytes]:
     raw = req.get_data(cache=True)
     if req.content_length is None:
         # werkzeug cuts a chunked body at max_content_length without an error and
-        # raises RequestEntityTooLarge only on the next read.
+        # raises RequestEntityTooLarge on the next read (the limit is one byte over
+        # webhook_max_bytes, so a body of exactly that size is read whole and passes).
         req.stream.read(1)
     mimetype = req.mimetype
     if mimetype == "application/json":
@@ -74,7 +75,7 @@ def _handle(kind: str) -> Response | str:
     # Twilio's largest callbacks (an SMS of 1,600 characters with ten media URLs) are a
     # few KiB; anything much larger is not Twilio and is refused before it is read.
     # Per-request limit (Flask >= 3.1): reading a chunked body stops here with a 413.
-    req.max_content_length = settings.webhook_max_bytes
+    req.max_content_length = settings.webhook_max_bytes + 1
     length = req.content_length
     if length is not None and length > settings.webhook_max_bytes:
         return _refuse(413, f"body of {length} bytes exceeds webhook_max_bytes")

@@ -159,11 +159,15 @@ def test_huge_body_is_refused_with_413(client, context):
     assert events(context) == []
 
 
-def test_huge_chunked_body_without_a_length_is_refused_with_413(client, context):
-    params = simulator.sms_params(TWILIO, MARKETER, "x" * 200_000)
-    response = client.post(
+def _chunked_sms(client, size: int):
+    """A signed SMS whose form body is exactly ``size`` bytes, sent without a length."""
+    params = simulator.sms_params(TWILIO, MARKETER, "")
+    params["Body"] = "x" * (size - len(urlencode(params)))
+    body = urlencode(params).encode()
+    assert len(body) == size
+    return client.post(
         "/twilio/sms",
-        input_stream=io.BytesIO(urlencode(params).encode()),
+        input_stream=io.BytesIO(body),
         content_type="application/x-www-form-urlencoded",
         headers={
             "X-Twilio-Signature": simulator.sign(TOKEN, BASE + "/twilio/sms", params),
@@ -171,8 +175,17 @@ def test_huge_chunked_body_without_a_length_is_refused_with_413(client, context)
         },
         environ_overrides={"wsgi.input_terminated": True},
     )
-    assert response.status_code == 413
+
+
+def test_huge_chunked_body_without_a_length_is_refused_with_413(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    limit = context.settings.webhook_max_bytes
+    assert _chunked_sms(client, 200_000).status_code == 413
+    assert _chunked_sms(client, limit + 1).status_code == 413
     assert events(context) == []
+    # The limit itself is allowed, as it is with a Content-Length.
+    assert _chunked_sms(client, limit).status_code == 200
+    assert len(events(context, kind="sms")) == 1
 
 
 def test_sms_with_control_characters_and_invalid_unicode_is_stored(client, context, add_number):
