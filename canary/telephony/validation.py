@@ -68,7 +68,7 @@ def _url_variants(url: str) -> tuple[str, ...]:
     parsed = urlparse(url)
     variants = (remove_port(parsed), add_port(parsed))
     # The one spelled as configured first: Twilio signed that unless a port differs.
-    return tuple(sorted(set(variants), key=lambda variant: variant != url))
+    return tuple(dict.fromkeys(v for v in (url, *variants) if v in variants))
 
 
 def _param_text(params: Mapping[str, Any]) -> str:

@@ -106,12 +106,15 @@ def _handle(kind: str) -> Response | str:
         return _refuse(exc.http_status, str(exc))
     webhook_journal = current_app.extensions.get(JOURNAL)
     if webhook_journal is not None:
+        # Matched before it is journalled, so the journal thread always stores the
+        # match the caller was answered with.
+        country = intake.called_country(context, accepted) if kind == "call" else ""
         try:
             webhook_journal.append(accepted)
         except journal.JournalUnavailable as exc:
             log.warning("twilio %s: %s; storing it directly", req.path, exc)
         else:
-            return intake.called_country(context, accepted) if kind == "call" else ""
+            return country
     try:
         return intake.store(context, accepted).country
     except SQLAlchemyError as exc:
