@@ -188,6 +188,50 @@ def test_huge_chunked_body_without_a_length_is_refused_with_413(client, context,
     assert len(events(context, kind="sms")) == 1
 
 
+def test_body_shorter_than_its_content_length_is_a_400(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    body = urlencode(params).encode()
+    response = client.post(
+        "/twilio/voice",
+        input_stream=io.BytesIO(body[:-10]),  # the client stopped sending early
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": simulator.sign(TOKEN, BASE + "/twilio/voice", params)},
+        environ_overrides={"CONTENT_LENGTH": str(len(body))},
+    )
+    assert response.status_code == 400
+    assert "shorter than its Content-Length" in response.get_data(as_text=True)
+    assert events(context) == []
+
+
+def test_form_body_that_is_not_utf8_is_refused_not_a_500(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    body = urlencode(params).encode() + b"&Extra=\xff\xfe"
+    response = client.post(
+        "/twilio/voice",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": simulator.sign(TOKEN, BASE + "/twilio/voice", params)},
+    )
+    # As werkzeug reads it: no fields at all, so the signature cannot match.
+    assert response.status_code == 403
+    assert events(context) == []
+
+
+def test_form_content_type_is_read_whatever_its_case_and_parameters(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    response = client.post(
+        "/twilio/voice",
+        data=urlencode(params).encode(),
+        content_type="Application/X-WWW-Form-Urlencoded ; charset=UTF-8",
+        headers={"X-Twilio-Signature": simulator.sign(TOKEN, BASE + "/twilio/voice", params)},
+    )
+    assert response.status_code == 200
+    assert len(events(context, kind="call")) == 1
+
+
 def test_sms_with_control_characters_and_invalid_unicode_is_stored(client, context, add_number):
     add_number(LOCAL, forwards_to=TWILIO)
     body = "王芳\x00女士\x1b[31m 您好\u202e\ufffe"
