@@ -105,21 +105,33 @@ def match(conn: Connection | None, ctx: Context, item: Inbound) -> Match:
     Twilio number, or a forwarding target shared by exactly one local number).
     Without ``conn``, a connection is opened only if the lookup cache has no answer.
     """
+    key = (item.sip_called, item.forwarded_from, item.to)
+    memo = pool.snapshot_matches(conn, ctx)
+    found = memo.get(key)
+    if found is None:
+        found, from_snapshot = _match(conn, ctx, key)
+        if from_snapshot:
+            memo[key] = found
+    return found
+
+
+def _match(conn: Connection | None, ctx: Context, called: tuple[str, ...]) -> tuple[Match, bool]:
+    """(``match``, whether the pool snapshot alone answered it). A number not in the
+    snapshot is looked up in the database, so such an answer is never memoised."""
     ambiguous: tuple[int, ...] = ()
-    for source, raw in (
-        ("sip_header", item.sip_called),
-        ("forwarded_from", item.forwarded_from),
-        ("to", item.to),
-    ):
+    asked_database = False
+    for source, raw in zip(("sip_header", "forwarded_from", "to"), called, strict=True):
         number = _called_number(raw)
         if not number:
             continue
         points = pool.targets_for(conn, ctx, number)
         if len(points) == 1:
-            return Match(points[0], source, (points[0].id,))
+            return Match(points[0], source, (points[0].id,)), not asked_database
         if points and not ambiguous:
             ambiguous = tuple(p.id for p in points)
-    return Match(None, "ambiguous" if ambiguous else "", ambiguous)
+        asked_database = asked_database or not points
+    found = Match(None, "ambiguous" if ambiguous else "", ambiguous)
+    return found, not asked_database
 
 
 def _clean_params(params: Mapping[str, Any]) -> dict[str, Any]:

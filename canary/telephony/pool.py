@@ -367,6 +367,9 @@ class _Snapshot:
     read_at: float
     direct: dict[str, Target]
     forwarded: dict[str, tuple[Target, ...]]
+    # Intake's matches made from this snapshot alone, by the webhook's called-number
+    # parameters (``intake.match``): a repeat of them is answered by one lookup.
+    matches: dict = field(default_factory=dict)
 
 
 # Per process and database. A snapshot older than TARGET_CACHE_SECONDS is read again,
@@ -409,6 +412,11 @@ def _snapshot(conn: Connection | None, ctx: Context) -> _Snapshot:
         snapshot = _Snapshot(now, direct, {k: tuple(v) for k, v in forwarded.items()})
         _snapshots[ctx.db] = snapshot
         return snapshot
+
+
+def snapshot_matches(conn: Connection | None, ctx: Context) -> dict:
+    """The current snapshot's memo of intake matches (dropped with the snapshot)."""
+    return _snapshot(conn, ctx).matches
 
 
 def targets_for(conn: Connection | None, ctx: Context, e164: str) -> tuple[Target, ...]:

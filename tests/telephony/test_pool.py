@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from canary.canaries import registry
 from canary.errors import AlreadyExists, NoPlausibleNumber
-from canary.telephony import pool
+from canary.telephony import pool, simulator
 from canary.telephony.models import ContactPoint
 from canary.telephony.pool import PhoneConstraints
 
@@ -178,3 +178,31 @@ def test_released_number_can_be_added_again_with_fresh_quarantine(context, clock
         point = session.get(ContactPoint, again)
         assert again == cp_id and point.state == "quarantine"
         assert point.quarantine_until == clock.now + dt.timedelta(days=14)
+
+
+def test_matching_sees_a_number_another_process_added_at_once(context, clock):
+    """A call is matched from this process's snapshot of the pool, and a repeat of the
+    same called numbers from a memo of it; neither may hide a number that another
+    process has just added (its own snapshot, not ours, is the one it drops)."""
+    from canary.context import open_context
+    from canary.telephony import inbound, intake
+
+    twilio = _add(context, "+14155550100")  # a Twilio number, called directly
+    params = simulator.call_params(
+        "+14155550100", "+8613912345678", forwarded_from="+8613800138000"
+    )
+
+    def matched():
+        return intake.match(None, context, inbound.read("call", params))
+
+    for _ in range(2):  # the local number is not in the pool yet: the Twilio number
+        found = matched()
+        assert (found.contact_point.id, found.matched_on) == (twilio, "to")
+    other = open_context(context.settings)
+    try:
+        local = _add(other, "+8613800138000", forwards_to="+14155550100")
+    finally:
+        other.close()
+    found = matched()
+    assert (found.contact_point.id, found.matched_on) == (local, "forwarded_from")
+    assert matched() == found
