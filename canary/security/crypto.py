@@ -146,8 +146,9 @@ class KeyRing:
     # -- keyed lookups ----------------------------------------------------------
     def lookup_hash(self, namespace: str, value: str) -> str:
         """Keyed hash for equality lookups (e.g. a phone number) without storing it."""
-        mac = hmac.new(self._lookup, f"{namespace}\x00{value}".encode(), hashlib.sha256)
-        return mac.hexdigest()
+        # One-shot: the same HMAC-SHA256 as hmac.new(...).hexdigest(), without building
+        # an HMAC object (this runs several times for every webhook).
+        return hmac.digest(self._lookup, f"{namespace}\x00{value}".encode(), "sha256").hex()
 
     # -- keyed derivation -------------------------------------------------------
     def derive(self, purpose: str, *context: str, length: int = 32) -> bytes:

@@ -34,6 +34,7 @@ MAX_MEDIA = 10  # Twilio delivers at most 10 media items per MMS
 # ``X-`` headers as ``SipHeader_X-...`` parameters; Diversion is the RFC 5806 header.
 SIP_CALLED_HEADERS = ("SipHeader_X-Canary-Called", "SipHeader_X-Original-Called")
 SIP_DIVERSION = "SipHeader_Diversion"
+DIVERSION_NUMBER = re.compile(r"(?:sip|tel):(\+?\d{6,15})")
 
 
 class BadWebhook(CanaryError):
@@ -67,6 +68,10 @@ class Inbound:
 def _get(params: Mapping[str, Any], *names: str) -> str:
     for name in names:
         value = params.get(name)
+        if type(value) is str:  # nearly always: skip the conversions below
+            if value:
+                return value
+            continue
         if isinstance(value, list):
             value = value[0] if value else None
         if value is not None and str(value) != "":
@@ -138,8 +143,10 @@ def _sip_called(params: Mapping[str, Any]) -> str:
         if value:
             return value
     diversion = _get(params, SIP_DIVERSION)
+    if not diversion:
+        return ""
     # Diversion: <sip:+8613800138000@carrier.example>;reason=unconditional
-    match = re.search(r"(?:sip|tel):(\+?\d{6,15})", diversion)
+    match = DIVERSION_NUMBER.search(diversion)
     return match.group(1) if match else ""
 
 

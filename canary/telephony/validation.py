@@ -45,8 +45,13 @@ class Verdict:
 
 def public_url(public_base_url: str, path: str, query_string: str = "") -> str:
     """The URL Twilio called, as seen from outside (base URL may carry a path prefix)."""
-    url = public_base_url.rstrip("/") + quote(path, safe="/-_.~%:@!$&'()*+,;=")
+    url = _public_path(public_base_url, path)
     return f"{url}?{query_string}" if query_string else url
+
+
+@functools.lru_cache(maxsize=64)  # a handful of webhook paths per base URL
+def _public_path(public_base_url: str, path: str) -> str:
+    return public_base_url.rstrip("/") + quote(path, safe="/-_.~%:@!$&'()*+,;=")
 
 
 def _secret_for(algorithm: str, settings_header: str, auth_token: str, shared_keys: Mapping):
@@ -97,7 +102,7 @@ def _form_signature_ok(
     expected = signature.encode("utf-8", "replace")
     tail = _param_text(params).encode("utf-8")
     for variant in _url_variants(url):
-        mac = hmac.new(key, variant.encode("utf-8") + tail, digest).digest()
+        mac = hmac.digest(key, variant.encode("utf-8") + tail, digest)
         if hmac.compare_digest(base64.b64encode(mac), expected):
             return True
     return False
