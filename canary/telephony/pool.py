@@ -367,7 +367,7 @@ class _Snapshot:
     read_at: float
     direct: dict[str, Target]
     forwarded: dict[str, tuple[Target, ...]]
-    # Intake's matches made from this snapshot alone, by the webhook's called-number
+    # Intake's matches made from the snapshot alone, by the webhook's called-number
     # parameters (``intake.match``): a repeat of them is answered by one lookup.
     matches: dict = field(default_factory=dict)
 
@@ -377,6 +377,9 @@ class _Snapshot:
 # is matched at once and any other pool change is seen within TARGET_CACHE_SECONDS;
 # this process's own changes (add_number, forget_targets) are seen immediately.
 TARGET_CACHE_SECONDS = 5.0
+# Matches are memoised per distinct set of called-number parameters, which come from
+# the pool's own numbers; the cap only bounds memory should that ever not hold.
+MAX_MEMOISED_MATCHES = 100_000
 _snapshots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _snapshots_lock = threading.Lock()
 
@@ -409,13 +412,25 @@ def _snapshot(conn: Connection | None, ctx: Context) -> _Snapshot:
             direct.setdefault(row.value_hash, target)
             if row.forwards_to_hash:
                 forwarded.setdefault(row.forwards_to_hash, []).append(target)
-        snapshot = _Snapshot(now, direct, {k: tuple(v) for k, v in forwarded.items()})
+        forwarded_targets = {k: tuple(v) for k, v in forwarded.items()}
+        matches: dict = {}
+        if (
+            snapshot is not None
+            and snapshot.direct == direct
+            and snapshot.forwarded == forwarded_targets
+            and len(snapshot.matches) < MAX_MEMOISED_MATCHES
+        ):
+            # The pool is as it was: what was matched from it still holds.
+            matches = snapshot.matches
+        snapshot = _Snapshot(now, direct, forwarded_targets, matches)
         _snapshots[ctx.db] = snapshot
         return snapshot
 
 
 def snapshot_matches(conn: Connection | None, ctx: Context) -> dict:
-    """The current snapshot's memo of intake matches (dropped with the snapshot)."""
+    """The current snapshot's memo of intake matches. It lives as long as the pool
+    reads the same: a re-read that finds any change, or this process's own change
+    (``forget_targets``), starts it afresh."""
     return _snapshot(conn, ctx).matches
 
 

@@ -206,3 +206,27 @@ def test_matching_sees_a_number_another_process_added_at_once(context, clock):
     found = matched()
     assert (found.contact_point.id, found.matched_on) == (local, "forwarded_from")
     assert matched() == found
+
+
+def test_a_pool_change_in_another_process_ends_memoised_matches(context, clock, monkeypatch):
+    from canary.context import open_context
+    from canary.telephony import inbound, intake, lifecycle
+
+    local = _add(context, "+8613800138000", forwards_to="+14155550100")
+    params = simulator.call_params(
+        "+14155550100", "+8613912345678", forwarded_from="+8613800138000"
+    )
+
+    def matched():
+        return intake.match(None, context, inbound.read("call", params)).contact_point
+
+    assert matched().state == "quarantine"
+    monkeypatch.setattr(pool, "TARGET_CACHE_SECONDS", 0.0)  # every match re-reads the pool
+    assert matched().id == local  # the pool reads the same: answered from the memo
+    other = open_context(context.settings)
+    try:
+        with other.db.session() as session:
+            lifecycle.release(session, other, local, actor="test")
+    finally:
+        other.close()
+    assert matched().state == "released"
