@@ -35,3 +35,35 @@ def test_derivation_is_keyed_and_repeatable():
     assert a.derive("mint", "copy:1", "2026-W48") == a.derive("mint", "copy:1", "2026-W48")
     assert a.derive("mint", "copy:1", "2026-W48") != b.derive("mint", "copy:1", "2026-W48")
     assert a.lookup_hash("phone", "+8613800138000") != b.lookup_hash("phone", "+8613800138000")
+
+
+def test_keyed_hash_is_exactly_hmac():
+    import hashlib
+    import hmac
+    import random
+
+    from canary.security.crypto import KeyedHash
+
+    rng = random.Random(7)
+    for name in ("sha1", "sha256"):
+        block = hashlib.new(name).block_size
+        for key_length in (0, 1, 20, 32, block - 1, block, block + 1, 3 * block):
+            key = rng.randbytes(key_length)
+            keyed = KeyedHash(key, name)
+            for msg_length in (0, 1, 55, 56, 64, 200, 1000):
+                msg = rng.randbytes(msg_length)
+                assert keyed.digest(msg) == hmac.new(key, msg, name).digest(), (
+                    name,
+                    key_length,
+                    msg_length,
+                )
+
+
+def test_lookup_hash_is_hmac_sha256_of_namespace_and_value():
+    import hashlib
+    import hmac
+
+    keys = KeyRing.from_master(b"\x01" * 32)
+    expected = hmac.new(keys._lookup, b"phone\x00+8613800138000", hashlib.sha256).hexdigest()
+    assert keys.lookup_hash("phone", "+8613800138000") == expected
+    assert keys.lookup_hash("phone", "+8613800138001") != expected
