@@ -204,16 +204,22 @@ def test_body_shorter_than_its_content_length_is_a_400(client, context, add_numb
     assert events(context) == []
 
 
+def _post_voice_body(client, params, body: bytes, content_type="application/x-www-form-urlencoded"):
+    """POST ``body`` as it is to /twilio/voice, signed for ``params``."""
+    signature = simulator.sign(TOKEN, BASE + "/twilio/voice", params)
+    return client.post(
+        "/twilio/voice",
+        data=body,
+        content_type=content_type,
+        headers={"X-Twilio-Signature": signature},
+    )
+
+
 def test_form_body_that_is_not_utf8_is_refused_not_a_500(client, context, add_number):
     add_number(LOCAL, forwards_to=TWILIO)
     params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
     body = urlencode(params).encode() + b"&Extra=\xff\xfe"
-    response = client.post(
-        "/twilio/voice",
-        data=body,
-        content_type="application/x-www-form-urlencoded",
-        headers={"X-Twilio-Signature": simulator.sign(TOKEN, BASE + "/twilio/voice", params)},
-    )
+    response = _post_voice_body(client, params, body)
     # As werkzeug reads it: no fields at all, so the signature cannot match.
     assert response.status_code == 403
     assert events(context) == []
@@ -222,12 +228,9 @@ def test_form_body_that_is_not_utf8_is_refused_not_a_500(client, context, add_nu
 def test_form_content_type_is_read_whatever_its_case_and_parameters(client, context, add_number):
     add_number(LOCAL, forwards_to=TWILIO)
     params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
-    response = client.post(
-        "/twilio/voice",
-        data=urlencode(params).encode(),
-        content_type="Application/X-WWW-Form-Urlencoded ; charset=UTF-8",
-        headers={"X-Twilio-Signature": simulator.sign(TOKEN, BASE + "/twilio/voice", params)},
-    )
+    body = urlencode(params).encode()
+    content_type = "Application/X-WWW-Form-Urlencoded ; charset=UTF-8"
+    response = _post_voice_body(client, params, body, content_type)
     assert response.status_code == 200
     assert len(events(context, kind="call")) == 1
 
