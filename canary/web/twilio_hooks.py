@@ -41,7 +41,7 @@ JSON = "application/json"
 
 
 class TruncatedBody(Exception):
-    """The client sent fewer bytes than its Content-Length announced."""
+    """The client sent fewer bytes than its Content-Length announced, or went away."""
 
 
 def _read(req: Request, length: int | None) -> tuple[FormFields | None, str | None, bytes]:
@@ -52,7 +52,10 @@ def _read(req: Request, length: int | None) -> tuple[FormFields | None, str | No
         # Twilio's callbacks always carry a Content-Length: read exactly that many bytes
         # from the server's input (PEP 3333), without werkzeug's stream wrappers, which
         # cost about as much as the rest of reading the request.
-        raw = environ["wsgi.input"].read(length) if length else b""
+        try:
+            raw = environ["wsgi.input"].read(length) if length else b""
+        except (OSError, ValueError):  # the client went away mid-body
+            raise TruncatedBody from None
         if len(raw) != length:
             raise TruncatedBody
     else:

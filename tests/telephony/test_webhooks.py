@@ -8,7 +8,7 @@ import json
 import logging
 from urllib.parse import quote, urlencode
 
-from werkzeug.test import EnvironBuilder
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request
 
 from canary.telephony import simulator
@@ -213,6 +213,30 @@ def _post_voice_body(client, params, body: bytes, content_type="application/x-ww
         content_type=content_type,
         headers={"X-Twilio-Signature": signature},
     )
+
+
+def test_client_that_goes_away_mid_body_gets_a_400_not_a_500(client, context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+
+    class Reset(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            raise ConnectionResetError("connection reset by peer")
+
+    environ = EnvironBuilder(
+        method="POST",
+        path="/twilio/voice",
+        data=urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": simulator.sign(TOKEN, BASE + "/twilio/voice", params)},
+    ).get_environ()
+    environ["wsgi.input"] = Reset()  # the server's input, as the client resets it
+    _, status, _ = run_wsgi_app(client.application, environ, buffered=True)
+    assert status.startswith("400")
+    assert events(context) == []
 
 
 def test_form_body_that_is_not_utf8_is_refused_not_a_500(client, context, add_number):
