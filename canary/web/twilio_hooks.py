@@ -54,10 +54,10 @@ def _read(req: Request, length: int | None) -> tuple[FormFields | None, str | No
         # cost about as much as the rest of reading the request.
         try:
             raw = environ["wsgi.input"].read(length) if length else b""
-        except (OSError, ValueError):  # the client went away mid-body
-            raise TruncatedBody from None
+        except (OSError, ValueError):
+            raise TruncatedBody("client went away while its body was read") from None
         if len(raw) != length:
-            raise TruncatedBody
+            raise TruncatedBody("body shorter than its Content-Length")
     else:
         raw = req.get_data(cache=True)
         if length is None:
@@ -105,8 +105,8 @@ def _handle(kind: str) -> Response | str:
         form, json_text, raw = _read(req, length)
     except RequestEntityTooLarge:
         return _refuse(413, "body exceeds webhook_max_bytes")
-    except TruncatedBody:
-        return _refuse(400, "body shorter than its Content-Length")
+    except TruncatedBody as exc:
+        return _refuse(400, str(exc))
     url = validation.public_url(
         settings.public_base_url, req.path, req.query_string.decode("latin-1")
     )
