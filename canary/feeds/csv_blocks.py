@@ -134,7 +134,7 @@ class SerialCells:
         self.values = self.parts[2::3]
         self.digits = all(self.values) and b"".join(self.values).isdigit()
         self._ints: list[int] | None = None
-        self._run = False
+        self._run = 0  # 1: the cells count up by one, -1: down by one, 0: neither
 
     def render(self, shift: int, renumber: Callable[[bytes, int], bytes], plain: bool) -> bytes:
         """The block with every serial cell moved by ``shift``.
@@ -147,14 +147,21 @@ class SerialCells:
             if self._ints is None:
                 self._ints = list(map(int, self.values))
                 first, n = self._ints[0], len(self._ints)
-                # Written without leading zeros and counting up by one (the usual
-                # case): row j's new number is the number row j + shift already has.
-                self._run = b"\n0" not in b"\n" + b"\n".join(self.values) and self._ints == list(
-                    range(first, first + n)
-                )
-            if self._run and shift < len(self.values):
+                # Written without leading zeros and counting by one (the usual case):
+                # row j's new number is the number row j + shift (counting up) or
+                # row j - shift (counting down) already has.
+                if b"\n0" not in b"\n" + b"\n".join(self.values):
+                    self._run = next(
+                        (s for s in (1, -1) if self._ints == list(range(first, first + s * n, s))),
+                        0,
+                    )
+            if self._run == 1 and shift < len(self.values):
                 after = self._ints[-1] + 1
                 new = self.values[shift:] + [b"%d" % v for v in range(after, after + shift)]
+            elif self._run == -1 and shift < len(self.values):
+                top = self._ints[0]
+                above = [b"%d" % v for v in range(top + shift, top, -1)]
+                new = above + self.values[: len(self.values) - shift]
             else:
                 new = [b"%d" % n for n in map(shift.__add__, self._ints)]
         else:

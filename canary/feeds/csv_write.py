@@ -3,8 +3,9 @@
 Real records are copied as bytes in large blocks, never re-serialised, so removing the
 canary rows gives back the input exactly. The only real cells that change are a totals
 row's counts and sums and, when the plan renumbers a serial column, the serial cells
-after an inserted row: those are rewritten a block at a time (one split per block,
-shared by every copy that needs it), not with a Python call per row.
+after an inserted row (above it, for a column counting down): those are rewritten a
+block at a time (one split per block, shared by every copy that needs it), not with a
+Python call per row.
 """
 
 from __future__ import annotations
@@ -40,7 +41,14 @@ class _Copy:
     at: Counter  # canary rows per insert position
     serial: SerialSpec | None
     plain: bool
-    shift: int = 0  # canary rows inserted so far: what the serial cells move by
+    shift: int = 0  # canary rows inserted so far
+
+    @property
+    def moved(self) -> int:
+        """How far the serial cells of the rows being copied now move (0: not renumbered)."""
+        if self.serial is None:
+            return 0
+        return self.serial.move(len(self.plan.rows), self.shift)
 
 
 class _QuotedSerialCells:
@@ -94,7 +102,7 @@ class _Writer:
     def copy(self, start: int, end: int) -> None:
         """Copy input bytes ``[start, end)`` to every output, renumbering serials."""
         lo, hi = max(start, self.renumber_from), min(end, self.renumber_to)
-        if lo >= hi or not any(c.serial and c.shift for c in self.copies):
+        if lo >= hi or not any(c.moved for c in self.copies):
             self._plain(start, end)
             return
         self._plain(start, lo)
@@ -119,7 +127,8 @@ class _Writer:
             done = offset + len(block)
             parsed: dict[int, object] = {}
             for c in self.copies:
-                if not (c.serial and c.shift):
+                moved = c.moved
+                if not moved:
                     c.out.write(block)
                     continue
                 column = c.serial.column
@@ -130,9 +139,9 @@ class _Writer:
                         parsed[column] = _QuotedSerialCells(self.f, block, column)
                 cells = parsed[column]
                 if isinstance(cells, SerialCells):
-                    c.out.write(cells.render(c.shift, self._bytes_renumber(c.serial), c.plain))
+                    c.out.write(cells.render(moved, self._bytes_renumber(c.serial), c.plain))
                 else:
-                    c.out.write(cells.render(c.shift, self._text_renumber(c.serial), c.plain))
+                    c.out.write(cells.render(moved, self._text_renumber(c.serial), c.plain))
             self._report(offset + len(block))
         if done != end:
             raise EOFError("the input changed while it was being written")

@@ -2,7 +2,8 @@
 
 Rows below an insertion move down, references move with them, and ranges that cover the
 list (a SUM at the bottom, data validation, tables, defined names) grow over the canaries,
-as they would if a clerk had inserted the rows in Excel.
+as they would if a clerk had inserted the rows in Excel. A serial column the plan names is
+renumbered the way the CSV writer does it: only the serial cells change.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from xml.sax.saxutils import escape
 
 from canary.feeds import layout
 from canary.feeds.xlsx_refs import RowShift
+from canary.feeds.xlsx_serial import SerialColumn
 from canary.feeds.xlsx_sheet import col_letters
 from canary.forging.plan import InjectionPlan
 
@@ -42,6 +44,7 @@ class CopyWriter:
         )
         self.shift = RowShift(tuple(before), src.data_rows[0], last)
         self.canary_cols: dict[int, list[str]] = {}
+        self.serials = SerialColumn(src, plan.serial) if plan.serial else None
 
     def build(self) -> dict[str, bytes]:
         src = self.src
@@ -74,17 +77,17 @@ class CopyWriter:
         cursor = open_m.end()
         inserted = 0
         for at in sorted(cuts):
-            out.append(self._shift_rows(xml[cursor:at], inserted))
+            out.append(self._shift_rows(self._serials(cursor, at, inserted), inserted))
             for r in cuts[at]:
                 out.append(self._canary_row(r))
                 inserted += 1
             cursor = at
         if src.summary is not None:
             m = src.summary[1]
-            out.append(self._shift_rows(xml[cursor : m.start()], inserted))
+            out.append(self._shift_rows(self._serials(cursor, m.start(), inserted), inserted))
             out.append(self._summary_row(self._shift_rows(m.group(), inserted)))
             cursor = m.end()
-        out.append(self._shift_rows(xml[cursor:close], inserted))
+        out.append(self._shift_rows(self._serials(cursor, close, inserted), inserted))
         out.append(self._shift_tail(xml[close:]))
         return b"".join(out)
 
@@ -111,22 +114,34 @@ class CopyWriter:
             text = full.replace(change.old, change.new, 1)
             kind = re.search(rb'\bt="(\w+)"', cell.group().split(b">", 1)[0])
             kind = kind.group(1) if kind else b"n"
-            inner = cell.group(1)
-            if kind == b"s":
-                new_inner = re.sub(rb"<v>.*?</v>", b"<v>%d</v>" % self._string(text), inner)
-            elif kind == b"inlineStr":
-                new_inner = re.sub(
-                    rb"(<t\b[^>]*>).*?(</t>)",
-                    lambda t, text=text: t.group(1) + escape(text).encode() + t.group(2),
-                    inner,
-                    count=1,
-                    flags=re.S,
-                )
-            else:
-                new_inner = re.sub(rb"<v>.*?</v>", b"<v>" + text.encode() + b"</v>", inner)
             start, end = cell.span(1)
-            row = row[:start] + new_inner + row[end:]
+            row = row[:start] + self._with_text(cell.group(1), kind, text) + row[end:]
         return row
+
+    def _with_text(self, inner: bytes, kind: bytes, text: str) -> bytes:
+        """A cell's inner XML showing ``text`` instead, kept in the cell's own type."""
+        if kind == b"s":
+            return re.sub(rb"<v>.*?</v>", b"<v>%d</v>" % self._string(text), inner)
+        if kind == b"inlineStr":
+            return re.sub(
+                rb"(<t\b[^>]*>).*?(</t>)",
+                lambda t: t.group(1) + escape(text).encode() + t.group(2),
+                inner,
+                count=1,
+                flags=re.S,
+            )
+        return re.sub(rb"<v>.*?</v>", b"<v>" + escape(text).encode() + b"</v>", inner)
+
+    def _serials(self, start: int, end: int, inserted: int) -> bytes:
+        """Sheet XML ``[start, end)`` with its data rows' serial cells renumbered.
+
+        ``inserted`` canaries come before this stretch of rows: counting up, its numbers
+        move by that many; counting down, by the canaries still to come below it.
+        """
+        if self.serials is None:
+            return self.src.xml[start:end]
+        moved = self.plan.serial.move(len(self.plan.rows), inserted)
+        return self.serials.renumber(start, end, moved, self._with_text)
 
     def _shift_rows(self, segment: bytes, shift: int) -> bytes:
         if not shift and b"<f" not in segment:

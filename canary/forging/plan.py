@@ -8,11 +8,20 @@ from dataclasses import dataclass, field
 
 @dataclass
 class SerialSpec:
-    """A serial-number column the writer must renumber after inserted rows."""
+    """A serial-number column the writer must renumber around inserted rows.
+
+    Counting up, the rows below an insert move up by one per canary; counting down
+    (``descending``: the bottom row keeps its number), the rows above it do.
+    """
 
     column: int
     parse: Callable[[str], int]
     format: Callable[[int], str]
+    descending: bool = False
+
+    def move(self, canaries: int, above: int) -> int:
+        """How much a real row's number grows with ``above`` of the ``canaries`` above it."""
+        return canaries - above if self.descending else above
 
 
 @dataclass

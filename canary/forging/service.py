@@ -141,32 +141,27 @@ def _allocate(session, ctx, copy_id, period, slot, col, region, rng) -> pool.All
 
 
 def _serial_values(profile: FeedProfile, rows: list[CanaryRow]) -> None:
-    """Give each canary the number its place in the file takes (the writer shifts the rest)."""
+    """Give each canary the number its place in the file takes (the writer shifts the rest).
+
+    A column counting up keeps its top row's number: rows below an insert move up by one.
+    One counting down (newest-first exports: the bottom row is 1, the top N) keeps its
+    bottom row's number, so the rows above an insert move up instead. Either way the
+    canaries stay where the file's order put them: continuing a count-down at the top
+    would put every canary in the rows an insider deletes first.
+    """
     serial = profile.serial
+    step = -1 if serial.descending else 1
     by_index = dict(zip(profile.indices, profile.rows, strict=True))
-    before = 0
-    for k, row in enumerate(rows):
-        if k and rows[k - 1].position == row.position:
-            before += 1
-        else:
-            before = sum(1 for r in rows if r.position < row.position)
-        after_row, prev_row = by_index.get(row.position), by_index.get(row.position - 1)
-        if after_row is not None:
-            base = serial.parse(after_row[serial.column])
-        elif prev_row is not None:
-            base = serial.parse(prev_row[serial.column]) + 1
-        else:
-            base = row.position + 1
-        row.values[serial.column] = serial.format(base + before)
 
+    def number_at(index: int) -> int:
+        """The serial data row ``index`` has now (``total_rows``: the row after the last)."""
+        near = min(by_index, key=lambda i: abs(i - index))
+        return serial.parse(by_index[near][serial.column]) + step * (index - near)
 
-def _descending_serial(profile: FeedProfile, rows: list[CanaryRow]) -> None:
-    """A count-down serial cannot be renumbered below an insert: continue it at the top."""
-    serial = profile.serial
-    top = serial.parse(profile.rows[0][serial.column]) if profile.indices[0] == 0 else 0
+    # ``rows`` is sorted by position, so ``k`` canaries end up above the k-th one.
     for k, row in enumerate(rows):
-        row.position = 0
-        row.values[serial.column] = serial.format(top + len(rows) - k)
+        moved = len(rows) - k if serial.descending else k
+        row.values[serial.column] = serial.format(number_at(row.position) + moved)
 
 
 def _row_order(profile: FeedProfile, a: CanaryRow, b: CanaryRow) -> int:
@@ -251,16 +246,13 @@ def plan_injection(
         used_slots.add(slot)
     rows.sort(key=functools.cmp_to_key(lambda a, b: _row_order(profile, a, b)))
     if profile.serial is not None and rows:
-        if profile.serial.descending:
-            _descending_serial(profile, rows)
-            plan.notes.append("count-down serial column: canaries continue it at the top")
-        else:
-            _serial_values(profile, rows)
-            plan.serial = SerialSpec(
-                column=profile.serial.column,
-                parse=profile.serial.parse,
-                format=profile.serial.format,
-            )
+        _serial_values(profile, rows)
+        plan.serial = SerialSpec(
+            column=profile.serial.column,
+            parse=profile.serial.parse,
+            format=profile.serial.format,
+            descending=profile.serial.descending,
+        )
     if not profile.of_role("phone"):
         plan.notes.append(
             "the feed has no phone column: canaries carry no number and are recognised by "

@@ -8,7 +8,7 @@ import pytest
 
 from canary.feeds.base import Target
 from canary.feeds.csvfmt import CsvFile
-from tests.feeds.helpers import int_serial, plan
+from tests.feeds.helpers import int_serial, plan, serial_spec
 
 HEADER = ["产妇姓名", "联系电话", "分娩日期"]
 
@@ -133,6 +133,32 @@ def test_serial_column_is_renumbered_after_inserted_rows_only(tmp_path):
     ]
 
 
+def test_count_down_serial_is_renumbered_above_inserted_rows_only(tmp_path):
+    # A newest-first export: the bottom row is NB001 and keeps it; the rows above each
+    # canary move up by one, so the column still counts down by one with no gap.
+    path = tmp_path / "in.csv"
+    original = write_csv(
+        path, [["序号", "产妇姓名"]] + [[f"NB{6 - i:03d}", f"张{i}"] for i in range(6)]
+    )
+    canaries = [(0, ["NB010", "王五"]), (3, ["NB006", "赵六"]), (3, ["NB005", "钱七"])]
+    spec = serial_spec(0, "NB", 3, descending=True)
+    _, out, _ = inject(path, tmp_path, plan([*canaries, (6, ["NB001", "孙八"])], serial=spec))
+    assert out.decode().split("\r\n")[1:-1] == [
+        "NB010,王五",
+        "NB009,张0",
+        "NB008,张1",
+        "NB007,张2",
+        "NB006,赵六",
+        "NB005,钱七",
+        "NB004,张3",
+        "NB003,张4",
+        "NB002,张5",
+        "NB001,孙八",
+    ]
+    real = [line for line in out.split(b"\r\n")[1:-1] if "张".encode() in line]
+    assert [line[5:] for line in real] == [line[5:] for line in original.split(b"\r\n")[1:-1]]
+
+
 def test_missing_final_newline_gets_one_before_an_appended_canary(tmp_path):
     path = tmp_path / "in.csv"
     path.write_bytes("产妇姓名,联系电话\n张三,13800000001".encode())
@@ -201,15 +227,15 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(csv_blocks, "BLOCK", 512)
 
 
-def mixed_rows(n):
+def mixed_rows(n, serial=lambda i: i + 1):
     out = []
     for i in range(n):
         if i % 37 == 5:
-            out.append(f'{i + 1},"张,{i}","两行\r\n备注 ""{i}"""')
+            out.append(f'{serial(i)},"张,{i}","两行\r\n备注 ""{i}"""')
         elif i % 53 == 7:
-            out.append(f"{i + 1},王{i},")
+            out.append(f"{serial(i)},王{i},")
         else:
-            out.append(f"{i + 1},李{i},b{i}")
+            out.append(f"{serial(i)},李{i},b{i}")
         if i % 41 == 9:
             out.append("")
     return out
@@ -245,6 +271,39 @@ def test_block_boundaries_keep_every_row_and_the_exact_bytes(tmp_path, small_blo
     assert b.replace("0,赵六,c\r\n", "").replace("合计,共401人,", "合计,共400人,") == (
         body.replace("400,李399,b399", "401,李399,b399")
     )
+
+
+def test_count_down_serial_keeps_counting_down_across_block_boundaries(tmp_path, small_blocks):
+    path = tmp_path / "in.csv"
+    lines = ["序号,产妇姓名,备注", *mixed_rows(400, serial=lambda i: 400 - i), "合计,共400人,"]
+    body = "\r\n".join(lines) + "\r\n"
+    path.write_bytes(body.encode())
+    scanned = CsvFile(path)
+    canary = ["0", "赵六", "c"]
+    positions = [0, 3, 250, 250, 400]
+    outs = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    scanned.write(
+        [
+            Target(
+                outs[0], plan([(p, canary) for p in positions], serial=serial_spec(descending=True))
+            ),
+            Target(outs[1], plan([(399, canary)], serial=serial_spec(descending=True))),
+        ]
+    )
+    a, b = (o.read_bytes().decode() for o in outs)
+    serials = [
+        int(line.split(",")[0])
+        for line in a.split("\r\n")[1:-2]
+        if line[:1].isdigit() and not line.startswith("0,")
+    ]
+    # Each real row moves up by one per canary below it; the bottom row keeps its 1.
+    assert serials == [400 - i + sum(p > i for p in positions) for i in range(400)]
+    assert serials[0] == 404 and serials[-1] == 2 and a.split("\r\n")[-3] == "0,赵六,c"
+    # Only the serial cells of rows above the insert differ from the input.
+    expected = "\r\n".join(
+        ["序号,产妇姓名,备注", *mixed_rows(400, serial=lambda i: 401 - i if i < 399 else 1)]
+    )
+    assert b.replace("0,赵六,c\r\n", "") == expected + "\r\n合计,共401人,\r\n"
 
 
 def test_ragged_or_undecodable_row_deep_in_a_large_file_names_its_line(tmp_path, small_blocks):

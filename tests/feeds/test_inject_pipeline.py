@@ -114,6 +114,72 @@ def test_xlsx_feed_through_the_pipeline(pool, tmp_path):
     assert ws.cell(ws.max_row, 4).value == "=SUM(D3:D33)"
 
 
+def count_down_list(n: int) -> list[list[str]]:
+    """A newest-first export: serial NB{n} at the top counting down to NB0001 at the bottom."""
+    import datetime as dt
+    import random
+
+    rng = random.Random(11)
+    rows = []
+    for _ in range(n):
+        name = rng.choice("张王李赵刘陈杨黄") + rng.choice("秀英丽娟敏静燕艳") * rng.choice((1, 2))
+        phone = rng.choice(("138", "139", "186", "135")) + f"{rng.randrange(10**8):08d}"
+        day = dt.date(2026, 11, 29) - dt.timedelta(days=rng.randrange(7))
+        rows.append([name, phone, day.isoformat(), str(rng.randrange(2500, 4200))])
+    rows.sort(key=lambda r: r[2], reverse=True)
+    return [[f"NB{n - i:04d}", *row] for i, row in enumerate(rows)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_count_down_serial_keeps_counting_down_with_the_canaries_spread(pool, tmp_path, fmt):
+    import openpyxl
+
+    header = ["序号", "产妇姓名", "联系电话", "分娩日期", "体重"]
+    real = count_down_list(3000)
+    src, out = tmp_path / f"list.{fmt}", tmp_path / f"out.{fmt}"
+    if fmt == "csv":
+        src.write_bytes("".join(",".join(r) + "\r\n" for r in [header, *real]).encode())
+    else:
+        wb = openpyxl.Workbook()
+        for row in [header, *real]:
+            wb.active.append(row)
+        wb.save(src)
+        with pool.db.session() as session:
+            feed, holder = flow.get_feed(session, "daily-xlsx"), flow.get_holder(session, "clerk")
+            flow.ensure_copy(session, feed, holder, "test")
+    inject(
+        pool,
+        feed="daily" if fmt == "csv" else "daily-xlsx",
+        input_path=src,
+        holders=["clerk"],
+        period="2026-W48",
+        output=out,
+        actor="test",
+        count=6,
+    )
+    if fmt == "csv":
+        lines = out.read_bytes().split(b"\r\n")
+        assert lines[0] == ",".join(header).encode() and lines[-1] == b""
+        got = [line.split(b",", 1) for line in lines[1:-1]]
+        originals = [",".join(r[1:]).encode() for r in real]
+        serials = [s.decode() for s, _ in got]
+    else:
+        rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
+        assert list(rows[0]) == header
+        got = [(r[0], r[1:]) for r in rows[1:]]
+        originals = [tuple(r[1:]) for r in real]
+        serials = [s for s, _ in got]
+    # Still a strict count-down by one, padded and prefixed as before, ending at NB0001.
+    assert serials == [f"NB{n:04d}" for n in range(3006, 0, -1)]
+    # Real rows keep every other cell exactly, in order; the canaries are spread through
+    # the file, not stacked on top where deleting the first rows would strip them.
+    known = set(originals)
+    assert [rest for _, rest in got if rest in known] == originals
+    at = [k for k, (_, rest) in enumerate(got) if rest not in known]
+    gaps = {k - i for i, k in enumerate(at)}  # the real row each canary sits above
+    assert len(at) == 6 and max(at) > 6 and len(gaps) > 1
+
+
 def test_aggregate_feed_records_the_holder_to_holder_edge(pool, tmp_path):
     with pool.db.session() as session:
         flow.add_feed(

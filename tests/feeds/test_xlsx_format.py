@@ -12,7 +12,7 @@ import pytest
 
 from canary.feeds.base import Target
 from canary.feeds.xlsxfmt import XlsxFile
-from tests.feeds.helpers import plan
+from tests.feeds.helpers import plan, serial_spec
 from tests.feeds.xlsx_fixtures import HEADER, clerk_workbook, data, shared_strings_workbook
 
 CANARY_A = ["王小红", "13912345678", "2026-11-05", "3210"]
@@ -97,6 +97,51 @@ def test_shared_strings_workbook_gets_shared_strings_not_inline_ones(tmp_path):
         ["王五", "13900000000"],
         ["李四", "13800000002"],
     ]
+
+
+def serial_workbook(path, cells: str, serials: list) -> None:
+    """序号 and a name, six rows and a totals row; serial cells as numbers or as text."""
+    rows = [
+        ["序号", "产妇姓名"],
+        *([n, f"张{i}"] for i, n in enumerate(serials)),
+        ["合计", "共6人"],
+    ]
+    if cells == "shared-text":
+        shared_strings_workbook(path, rows)
+        return
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)  # openpyxl writes text as inline strings
+    wb.save(path)
+
+
+@pytest.mark.parametrize("count_down", [False, True], ids=["counting-up", "counting-down"])
+@pytest.mark.parametrize("cells", ["numbers", "inline-text", "shared-text"])
+def test_serial_column_is_renumbered_around_the_canaries(tmp_path, count_down, cells):
+    def cell(n):
+        return n if cells == "numbers" else f"NB{n:03d}"
+
+    src = tmp_path / "list.xlsx"
+    serial_workbook(src, cells, [cell(6 - i if count_down else i + 1) for i in range(6)])
+    # Canaries at the top, two sharing a gap, and at the bottom, numbered as the forger
+    # numbers them; a count-down column keeps its bottom row's number, one counting up
+    # its top row's.
+    numbers = [10, 6, 5, 1] if count_down else [1, 5, 6, 10]
+    canaries = [
+        (p, [str(cell(n)), name])
+        for p, n, name in zip((0, 3, 3, 6), numbers, "甲乙丙丁", strict=True)
+    ]
+    shape = ("", 0) if cells == "numbers" else ("NB", 3)
+    out = tmp_path / "out.xlsx"
+    XlsxFile(src).write(
+        [Target(out, plan(canaries, serial=serial_spec(0, *shape, descending=count_down)))]
+    )
+    got = values(out, sheet=openpyxl.load_workbook(out).sheetnames[0])
+    column = list(range(10, 0, -1)) if count_down else list(range(1, 11))
+    assert [r[0] for r in got[1:-1]] == [cell(n) for n in column]
+    real = [f"张{i}" for i in range(6)]
+    assert [r[1] for r in got[1:-1]] == ["甲", *real[:3], "乙", "丙", *real[3:], "丁"]
+    assert got[-1] == ["合计", "共10人"]
 
 
 LIBREOFFICE = shutil.which("libreoffice") or shutil.which("soffice")

@@ -46,18 +46,24 @@ def clerk_workbook(path, n: int = 10) -> None:
     wb.save(path)
 
 
-def shared_strings_workbook(path) -> None:
+def shared_strings_workbook(path, rows: list[list[str]] | None = None) -> None:
     """A minimal workbook as Excel writes it: shared strings, no inline strings."""
-    strings = ["姓名", "电话", "张三", "13800000001", "李四", "13800000002"]
+    rows = rows or [["姓名", "电话"], ["张三", "13800000001"], ["李四", "13800000002"]]
+    strings = list(dict.fromkeys(text for row in rows for text in row))
     sst = "".join(f"<si><t>{s}</t></si>" for s in strings)
+    cells = [
+        "".join(
+            f'<c r="{chr(65 + c)}{r}" t="s"><v>{strings.index(text)}</v></c>'
+            for c, text in enumerate(row)
+        )
+        for r, row in enumerate(rows, 1)
+    ]
     sheet = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        '<dimension ref="A1:B3"/><sheetData>'
-        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
-        '<row r="2"><c r="A2" t="s"><v>2</v></c><c r="B2" t="s"><v>3</v></c></row>'
-        '<row r="3"><c r="A3" t="s"><v>4</v></c><c r="B3" t="s"><v>5</v></c></row>'
-        "</sheetData></worksheet>"
+        f'<dimension ref="A1:{chr(64 + len(rows[0]))}{len(rows)}"/><sheetData>'
+        + "".join(f'<row r="{r}">{row}</row>' for r, row in enumerate(cells, 1))
+        + "</sheetData></worksheet>"
     )
     parts = {
         "[Content_Types].xml": (

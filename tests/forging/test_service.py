@@ -48,6 +48,29 @@ def test_plan_places_canaries_in_sort_order_and_continues_the_serial(cn_pool, co
     assert all(v["contact_point_ids"] for v in views)
 
 
+def test_count_down_serial_canaries_stay_spread_and_take_their_places_number(cn_pool, copy_id):
+    # A newest-first export numbered 300 at the top down to 001 at the bottom. Moving
+    # every canary to the top would let a holder strip them by deleting the first rows.
+    rows = newborn_rows(300)[::-1]
+    for i, row in enumerate(rows):
+        row[0] = f"{len(rows) - i:03d}"
+    sample = sample_of(rows)
+    plan, _ = _plan(cn_pool, copy_id, sample, count=6)
+    assert plan.serial is not None and plan.serial.descending
+    assert not any("count-down" in note for note in plan.notes)
+    positions = [r.position for r in plan.rows]
+    assert len(set(positions)) > 1 and max(positions) > len(positions)
+    profile = build(sample)
+    for k, row in enumerate(plan.rows):
+        before = rows[row.position - 1] if row.position else None
+        after = rows[row.position] if row.position < len(rows) else None
+        assert fits(profile.sort_keys, before, row.values, after)
+        # The number of the row it lands above (300 - position), raised by one for each
+        # canary below it: the writer raises the real rows above each canary the same way.
+        below = len(plan.rows) - k - 1
+        assert row.values[0] == f"{len(rows) - row.position + below + 1:03d}"
+
+
 def test_replanning_reuses_the_stored_canaries_and_positions(cn_pool, copy_id):
     sample = sample_of(newborn_rows(150))
     first, _ = _plan(cn_pool, copy_id, sample)

@@ -1,0 +1,88 @@
+"""The serial column of a workbook's list: its cells found and renumbered in the sheet XML.
+
+Only the serial cells change, each kept in its own cell type (a number stays a number, a
+shared string a shared string), as the CSV writer changes only the serial cells' bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from canary.feeds import layout
+from canary.feeds.xlsx_sheet import ATTR_RE, CELL_RE, ROW_RE, col_index, col_letters
+from canary.forging.plan import SerialSpec
+
+# A <c> element without an r="..." attribute.
+_UNNAMED_CELL = re.compile(rb"<c(?=[\s/>])(?![^>]*\br=)")
+# (a cell's inner XML, its type, its new text) -> the new inner XML, in that type
+WithText = Callable[[bytes, bytes, str], bytes]
+
+
+class SerialColumn:
+    """The serial cells of one scanned sheet's data rows."""
+
+    def __init__(self, src, spec: SerialSpec) -> None:
+        self.src, self.spec = src, spec
+        self.col = src.layout.first_col + spec.column
+        letters = col_letters(self.col).encode()
+        self.by_ref = re.compile(
+            rb'<c\b([^>]*?\br="' + letters + rb'\d+"[^>]*?)(?:/>|>(.*?)</c>)', re.S
+        )
+        # Excel, LibreOffice and openpyxl name every cell's reference, so the serial
+        # cells can be found in one search; a sheet that leaves some out is read row by row.
+        rows = src.xml[src.data_offsets[0] : src.data_end]
+        self.all_named = _UNNAMED_CELL.search(rows) is None
+
+    def renumber(self, start: int, end: int, moved: int, with_text: WithText) -> bytes:
+        """Sheet XML ``[start, end)`` with its data rows' serial numbers grown by ``moved``."""
+        src, xml = self.src, self.src.xml
+        lo, hi = max(start, src.data_offsets[0]), min(end, src.data_end)
+        if not moved or lo >= hi:
+            return xml[start:end]
+        if self.all_named:
+            cells = self.by_ref.finditer(xml, lo, hi)
+        else:
+            cells = filter(None, map(self._cell, ROW_RE.finditer(xml, lo, hi)))
+        out, pos = [xml[start:lo]], lo
+        for cell in cells:
+            new = self._moved(cell, moved, with_text)
+            if new is not None:
+                out += [xml[pos : cell.start(2)], new]
+                pos = cell.end(2)
+        out.append(xml[pos:end])
+        return b"".join(out)
+
+    def _cell(self, row: re.Match) -> re.Match | None:
+        """The row's serial ``<c>`` element (group 1 its attributes, group 2 its inner XML)."""
+        if row.group(2) is None:
+            return None
+        xml, lo, hi = self.src.xml, row.start(2), row.end(2)
+        cell = self.by_ref.search(xml, lo, hi)
+        if cell is not None:
+            return cell
+        col = -1  # cells may leave out their reference: they then follow the previous one
+        for cell in CELL_RE.finditer(xml, lo, hi):
+            ref = dict(ATTR_RE.findall(cell.group(1))).get(b"r")
+            col = col_index(ref.decode().rstrip("0123456789")) if ref else col + 1
+            if col == self.col:
+                return cell
+        return None
+
+    def _moved(self, cell: re.Match, moved: int, with_text: WithText) -> bytes | None:
+        """The serial cell's new inner XML, or None to leave it (a blank, a note, a formula).
+
+        A formula serial (``=ROW()-2``) is left to Excel, which numbers it itself.
+        """
+        inner = cell.group(2)
+        if not inner or b"<f" in inner:
+            return None
+        attrs = dict(ATTR_RE.findall(cell.group(1)))
+        try:
+            text = self.spec.format(self.spec.parse(self.src.reader.text(attrs, inner)) + moved)
+        except (ValueError, TypeError):
+            return None
+        kind = attrs.get(b"t", b"n")
+        if kind == b"n" and not layout.numeric(text):
+            return None
+        return with_text(inner, kind, text)
