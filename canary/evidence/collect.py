@@ -99,9 +99,18 @@ def event_record(ctx: Context, event: Event, evidence_seq: list[int]) -> dict[st
     record["payload"] = payload
     record["payload_sha256"] = payload_sha256(payload)
     if isinstance(payload, dict):
-        record["text"] = next((str(payload[k]) for k in TEXT_FIELDS if payload.get(k)), "")
-        record["recording"] = {k: payload[k] for k in RECORDING_FIELDS if payload.get(k)}
+        # A webhook's record holds its parameters (or the body they are read from);
+        # a record made here (a transcript, a scanned file) holds its fields directly.
+        fields = payload
+        if _is_webhook_record(payload):
+            fields = record["params"] = intake.params_of(payload)
+        record["text"] = next((str(fields[k]) for k in TEXT_FIELDS if fields.get(k)), "")
+        record["recording"] = {k: fields[k] for k in RECORDING_FIELDS if fields.get(k)}
     return record
+
+
+def _is_webhook_record(payload: dict) -> bool:
+    return "params" in payload or "body_format" in payload
 
 
 def canaries_of(session: Session, ctx: Context, events: list[Event]) -> list[dict[str, Any]]:

@@ -166,6 +166,11 @@ def payload_of(ctx: Context, event: Event) -> dict:
     )
 
 
+def params_of(payload: dict) -> dict[str, Any]:
+    """A webhook or polled record's parameters."""
+    return payload["params"]
+
+
 def caller_of(ctx: Context, event: Event) -> str | None:
     if event.caller_enc is None:
         return None

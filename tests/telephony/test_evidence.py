@@ -12,6 +12,7 @@ from canary.evidence.models import EvidenceEntry
 from canary.scheduling import jobs
 from canary.telephony import evidence, simulator
 from canary.telephony.intake import payload_of
+from canary.telephony.models import Event
 from tests.telephony.conftest import events, signed_post
 
 TWILIO = "+14155550100"
@@ -122,3 +123,28 @@ def test_a_failing_evidence_log_leaves_the_event_stored_and_pending(
     monkeypatch.undo()
     assert evidence.log_pending(context) == 1
     assert [e.event_id for e in _entries(context)] == [event.id]
+
+
+def test_the_investigators_record_of_a_webhook_shows_its_text_and_recording(
+    client, context, add_number
+):
+    _deferred(context)
+    add_number(LOCAL, forwards_to=TWILIO)
+    sms = simulator.sms_params(
+        TWILIO, MARKETER, "王芳女士您好，宝宝满月照优惠", ForwardedFrom=LOCAL
+    )
+    assert signed_post(client, "/twilio/sms", sms).status_code == 200
+    call = _call(client)
+    recording = simulator.recording_params(call["CallSid"], duration=21)
+    assert signed_post(client, "/twilio/recording", recording).status_code == 200
+    with context.db.session() as session:
+        by_kind = {e.kind: e for e in session.scalars(select(Event))}
+        sms_record = collect.event_record(context, by_kind["sms"], [])
+        recording_record = collect.event_record(context, by_kind["recording"], [])
+        sms_payload = payload_of(context, by_kind["sms"])
+
+    assert sms_record["text"] == sms["Body"] and sms_record["params"]["From"] == MARKETER
+    # The payload itself stays exactly what the log attests.
+    assert sms_record["payload_sha256"] == collect.payload_sha256(sms_payload)
+    assert recording_record["recording"]["RecordingDuration"] == "21"
+    assert recording_record["recording"]["RecordingUrl"] == recording["RecordingUrl"]
