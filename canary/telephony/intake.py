@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from canary import phones
 from canary.context import Context
 from canary.errors import PermissionDenied
+from canary.telephony import forms, lifecycle, pool
 from canary.telephony import inbound as inbound_mod
-from canary.telephony import lifecycle, pool
 from canary.telephony.inbound import Inbound
 from canary.telephony.models import ContactPoint, Event
 
@@ -50,6 +50,9 @@ DETAIL_KINDS = ("status", "recording")
 # Callers that hide their number: hashing "anonymous" would make every hidden caller
 # look like one repeat caller, so they get no caller hash at all.
 HIDDEN_CALLERS = {"anonymous", "restricted", "unknown", "unavailable", "private", "+266696687"}
+# How a webhook's parameters were read from its body (``accept``'s ``body_format``).
+BODY_FORM = "form"
+BODY_JSON = "json"
 
 
 class WrongAccount(PermissionDenied):
@@ -160,15 +163,32 @@ def _clean(value: Any) -> Any:
 
 
 def payload_of(ctx: Context, event: Event) -> dict:
-    """The verbatim webhook or API record of an event (decrypted; personal data)."""
+    """The verbatim webhook or API record of an event (decrypted; personal data): what
+    its evidence entry's ``payload_sha256`` attests. ``params_of`` gives its parameters."""
     return ctx.keys.decrypt_json(
         event.payload_enc, Event.payload_aad(event.provider, event.kind, event.provider_sid)
     )
 
 
 def params_of(payload: dict) -> dict[str, Any]:
-    """A webhook or polled record's parameters."""
-    return payload["params"]
+    """A record's parameters: kept as they are, or read again from the body a webhook's
+    record keeps instead (``accept``), exactly as the webhook view read them."""
+    if "params" in payload:
+        return payload["params"]
+    raw = base64.b64decode(payload["raw_body_b64"], validate=True)
+    body_format = payload["body_format"]
+    if body_format == BODY_JSON:
+        params = json.loads(raw.decode("utf-8", "surrogateescape"))
+        if not isinstance(params, dict):
+            raise ValueError("the JSON body is not an object")
+    elif body_format == BODY_FORM:
+        try:
+            params = forms.parse_form(raw.decode()).flat()
+        except UnicodeDecodeError:
+            params = {}  # what werkzeug's parser makes of it: no fields
+    else:
+        raise ValueError(f"unknown body format {body_format!r}")
+    return _clean_params(params)
 
 
 def caller_of(ctx: Context, event: Event) -> str | None:
@@ -403,10 +423,16 @@ def accept(
     *,
     via: str = "webhook",
     raw_body: bytes | None = None,
+    body_format: str = "",
     url: str = "",
     received_at: dt.datetime | None = None,
 ) -> Accepted:
     """Check one webhook or polled record without touching the database.
+
+    The record keeps the body verbatim when there is one (``raw_body``). When
+    ``params`` were read from it (``body_format``: ``BODY_FORM`` or ``BODY_JSON``),
+    the record keeps the body alone and ``payload_of`` reads the parameters from it
+    again: storing both would double what every webhook encodes, encrypts and writes.
 
     Raises ``inbound.BadWebhook`` (400) for missing or garbled parameters and
     ``WrongAccount`` (403) for another account's callback.
@@ -415,9 +441,13 @@ def accept(
     expected = ctx.settings.twilio_account_sid
     if expected and item.account_sid != expected:
         raise WrongAccount("the webhook is for a different Twilio account")
-    payload = {"params": _clean_params(item.params), "via": via, "url": url}
+    payload: dict[str, Any] = {"via": via, "url": url}
     if raw_body is not None:
         payload["raw_body_b64"] = base64.b64encode(raw_body).decode()
+    if raw_body is not None and body_format in (BODY_FORM, BODY_JSON):
+        payload["body_format"] = body_format
+    else:
+        payload["params"] = _clean_params(item.params)
     # The same serialisation as KeyRing.encrypt_json, so payload_of reads it back.
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
     return Accepted(item, text, via, received_at or ctx.clock())
@@ -429,7 +459,7 @@ def accepted_again(kind: str, payload: bytes, via: str, received_at: dt.datetime
     The account was checked when the record was first accepted; the parameters are
     read again, from the payload exactly as it will be stored.
     """
-    params = json.loads(payload)["params"]
+    params = params_of(json.loads(payload))
     if not isinstance(params, dict):
         raise ValueError("payload without parameters")
     return Accepted(inbound_mod.read(kind, params), payload, via, received_at)
@@ -564,6 +594,7 @@ def receive(
     *,
     via: str = "webhook",
     raw_body: bytes | None = None,
+    body_format: str = "",
     url: str = "",
 ) -> Received:
     """Check, store and commit one webhook or polled record, then process it.
@@ -572,4 +603,7 @@ def receive(
     ``WrongAccount`` (403) for another account's callback. Never raises after the
     event is committed.
     """
-    return store(ctx, accept(ctx, kind, params, via=via, raw_body=raw_body, url=url))
+    return store(
+        ctx,
+        accept(ctx, kind, params, via=via, raw_body=raw_body, body_format=body_format, url=url),
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import NamedTuple
 
 from flask import Blueprint, Request, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,9 +17,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from canary.errors import CanaryError
 from canary.telephony import intake, journal, twiml, validation
+from canary.telephony.forms import FormFields, parse_form
 from canary.telephony.inbound import BadWebhook
 from canary.web.auth import ctx
-from canary.web.forms import FormFields, parse_form
 
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
 # ``app.extensions`` key of the app's webhook journal (absent: webhooks are committed
@@ -44,8 +45,17 @@ class TruncatedBody(Exception):
     """The client sent fewer bytes than its Content-Length announced, or went away."""
 
 
-def _read(req: Request, length: int | None) -> tuple[FormFields | None, str | None, bytes]:
-    """(form fields, raw JSON text, raw bytes) of the request body."""
+class Body(NamedTuple):
+    form: FormFields | None  # the fields of a body that is not JSON
+    json_text: str | None  # the text of a JSON body
+    raw: bytes
+    # How the fields were read from ``raw`` (``intake.accept``'s ``body_format``); ""
+    # when werkzeug read them, for a content type Twilio does not send.
+    body_format: str
+
+
+def _read(req: Request, length: int | None) -> Body:
+    """The request body and what it holds."""
     environ = req.environ
     mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if length is not None and mimetype in (FORM, JSON):
@@ -66,15 +76,15 @@ def _read(req: Request, length: int | None) -> tuple[FormFields | None, str | No
             # webhook_max_bytes, so a body of exactly that size is read whole and passes).
             req.stream.read(1)
     if mimetype == JSON:
-        return None, raw.decode("utf-8", "surrogateescape"), raw
+        return Body(None, raw.decode("utf-8", "surrogateescape"), raw, intake.BODY_JSON)
     if mimetype == FORM:
         try:
-            return parse_form(raw.decode()), None, raw
+            return Body(parse_form(raw.decode()), None, raw, intake.BODY_FORM)
         except UnicodeDecodeError:
             # What werkzeug makes of it: its parser fails with a ValueError and
             # silently gives an empty form (so the signature check refuses it).
-            return FormFields(), None, raw
-    return FormFields.of(req.form.lists()), None, raw
+            return Body(FormFields(), None, raw, intake.BODY_FORM)
+    return Body(FormFields.of(req.form.lists()), None, raw, "")
 
 
 def _params(form: FormFields | None, json_text: str | None) -> dict:
@@ -102,7 +112,7 @@ def _handle(kind: str) -> Response | str:
     if length is not None and length > settings.webhook_max_bytes:
         return _refuse(413, f"body of {length} bytes exceeds webhook_max_bytes")
     try:
-        form, json_text, raw = _read(req, length)
+        body = _read(req, length)
     except RequestEntityTooLarge:
         return _refuse(413, "body exceeds webhook_max_bytes")
     except TruncatedBody as exc:
@@ -114,8 +124,8 @@ def _handle(kind: str) -> Response | str:
     verdict = validation.verify(
         auth_token=settings.twilio_auth_token,
         url=url,
-        params=form,
-        raw_body=json_text,
+        params=body.form,
+        raw_body=body.json_text,
         signature=headers.get(validation.SIGNATURE_HEADER),
         settings_header=headers.get(validation.SETTINGS_HEADER, ""),
         shared_keys=settings.extra.get("twilio_shared_keys") or {},
@@ -123,7 +133,14 @@ def _handle(kind: str) -> Response | str:
     if not verdict.valid:
         return _refuse(403, verdict.reason)
     try:
-        accepted = intake.accept(context, kind, _params(form, json_text), raw_body=raw, url=url)
+        accepted = intake.accept(
+            context,
+            kind,
+            _params(body.form, body.json_text),
+            raw_body=body.raw,
+            body_format=body.body_format,
+            url=url,
+        )
     except BadWebhook as exc:
         return _refuse(400, str(exc))
     except CanaryError as exc:

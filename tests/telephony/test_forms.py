@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 from werkzeug.datastructures import MultiDict
 
 from canary.telephony import simulator
-from canary.web.forms import FormFields, parse_form
+from canary.telephony.forms import FormFields, parse_form
 
 # Pieces that make form parsing hard: separators plain and escaped, plus signs,
 # escapes that decode to valid and to invalid UTF-8, bare and truncated percent signs.

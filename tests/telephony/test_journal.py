@@ -79,7 +79,7 @@ def test_journalled_webhooks_are_answered_then_stored_once(context, add_number, 
     assert sorted(e.contact_point_id for e in stored) == sorted([cp_id, cp_id, us_id])
     sms_event = next(e for e in stored if e.kind == "sms")
     payload = intake.payload_of(context, sms_event)
-    assert payload["params"]["Body"] == "王芳女士您好" and payload["via"] == "webhook"
+    assert intake.params_of(payload)["Body"] == "王芳女士您好" and payload["via"] == "webhook"
     assert list(context.settings.journal_path.glob("*.journal")) == []
 
 
@@ -279,6 +279,22 @@ def test_batch_stored_rows_read_back_as_singly_stored_rows_do(context, add_numbe
         assert event.id == result.event_id
         assert event.occurred_at == acc.received_at and event.received_at == acc.received_at
         assert intake.payload_of(context, event) == json.loads(acc.payload)
+
+
+def test_a_journalled_webhook_is_read_back_from_the_body_it_keeps(context, add_number):
+    from urllib.parse import urlencode
+
+    from canary.telephony.forms import parse_form
+
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.sms_params(TWILIO, CALLER, "王芳女士 100% & 您好", ForwardedFrom=LOCAL)
+    body = urlencode(params).encode()
+    read = parse_form(body.decode()).flat()
+    acc = intake.accept(context, "sms", read, raw_body=body, body_format=intake.BODY_FORM)
+    assert "params" not in json.loads(acc.payload)
+    again = journal.decode(context, journal.encode(context, acc)[4:])
+    assert again.payload == acc.payload and again.item == acc.item
+    assert again.item.text == params["Body"] and again.item.from_ == CALLER
 
 
 def test_journal_records_keep_text_that_is_not_valid_unicode(context, add_number):

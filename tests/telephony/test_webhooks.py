@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -12,7 +13,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request
 
 from canary.telephony import simulator
-from canary.telephony.intake import payload_of
+from canary.telephony.intake import params_of, payload_of
 from tests.telephony.conftest import BASE, TOKEN, events, signed_post
 
 TWILIO = "+14155550100"
@@ -39,7 +40,7 @@ def test_voice_webhook_stores_event_and_answers_with_voicemail(client, context, 
         MARKETER.encode() not in event.payload_enc
         and MARKETER[3:].encode() not in event.payload_enc
     )
-    assert payload_of(context, event)["params"]["From"] == MARKETER
+    assert params_of(payload_of(context, event))["From"] == MARKETER
     assert event.caller_hash == context.keys.lookup_hash("phone", MARKETER)
 
 
@@ -284,7 +285,46 @@ def test_sms_with_control_characters_and_invalid_unicode_is_stored(client, conte
     assert response.status_code == 200
     stored = events(context, kind="sms")
     assert len(stored) == 2
-    assert payload_of(context, stored[0])["params"]["Body"] == body
+    assert params_of(payload_of(context, stored[0]))["Body"] == body
+
+
+def test_the_record_keeps_the_form_body_verbatim_and_reads_its_parameters_from_it(
+    client, context, add_number
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.sms_params(TWILIO, MARKETER, "王芳 女士+您好 & 100%", ForwardedFrom=LOCAL)
+    # A repeated field, escapes of "&", "=" and "+", and an empty value.
+    body = (urlencode(params) + "&Tag=a%3Db&Tag=c%26d&Plus=1%2B1&Empty=").encode()
+    environ = EnvironBuilder(
+        method="POST", data=body, content_type="application/x-www-form-urlencoded"
+    ).get_environ()
+    read_by_werkzeug = Request(environ).form  # a MultiDict: the SDK signs every value
+    signature = simulator.sign(TOKEN, BASE + "/twilio/sms", read_by_werkzeug)
+    response = client.post(
+        "/twilio/sms",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature},
+    )
+    assert response.status_code == 200
+    [event] = events(context, kind="sms")
+    payload = payload_of(context, event)
+    # The body once, byte for byte; the parameters are not stored a second time.
+    assert base64.b64decode(payload["raw_body_b64"]) == body and "params" not in payload
+    assert params_of(payload) == {**params, "Tag": ["a=b", "c&d"], "Plus": "1+1", "Empty": ""}
+
+
+def test_the_record_keeps_a_json_body_verbatim_and_reads_its_parameters_from_it(
+    client, context, add_number
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.sms_params(TWILIO, MARKETER, "您好", ForwardedFrom=LOCAL)
+    raw = json.dumps({**params, "NumSegments": 1}, ensure_ascii=False)
+    assert _json_post(client, raw).status_code == 200
+    [event] = events(context, kind="sms")
+    payload = payload_of(context, event)
+    assert base64.b64decode(payload["raw_body_b64"]) == raw.encode() and "params" not in payload
+    assert params_of(payload) == {**params, "NumSegments": 1}
 
 
 def _json_post(client, payload: dict | str, *, sign_body: str | None = None, tamper=False):
@@ -330,7 +370,7 @@ def test_json_body_with_lone_surrogates_is_stored_without_error(client, context,
     raw = json.dumps(params).replace('"Body": "x"', '"Body": "\\ud800 \\u0000 hi"')
     assert _json_post(client, raw).status_code == 200
     [event] = events(context, kind="sms")
-    assert "hi" in payload_of(context, event)["params"]["Body"]
+    assert "hi" in params_of(payload_of(context, event))["Body"]
 
 
 def test_json_body_that_does_not_parse_is_a_400(client, context):
@@ -351,7 +391,7 @@ def test_recording_callback_stores_url_duration_and_sid_on_the_call(client, cont
     assert event.parent_sid == call["CallSid"] and event.contact_point_id == cp_id
     assert event.detail["duration_seconds"] == 17
     assert event.detail["recording_sid"] == recording["RecordingSid"]
-    assert payload_of(context, event)["params"]["RecordingUrl"] == recording["RecordingUrl"]
+    assert params_of(payload_of(context, event))["RecordingUrl"] == recording["RecordingUrl"]
     assert event.classification == "evidence"
 
 
