@@ -8,6 +8,7 @@ each value replaced.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from canary.feeds.encoding import detect
 from canary.feeds.errors import EmptyFile, HeaderOnly, InvalidJson, MissingColumn
 from canary.feeds.layout import SampleBuilder
 from canary.feeds.splice import Cut, atomic_outputs, splice
-from canary.forging.plan import InjectionPlan
+from canary.forging.plan import InjectionPlan, SerialSpec
 
 _WS = re.compile(r"[ \t\r\n]*")
 
@@ -196,16 +197,38 @@ class JsonFile:
             check_positions(t.plan, self.total)
             check_canary_values(t.plan, len(self.header))
         enc = self.encoding.name
-        bom = len(self.encoding.bom)
         positions = sorted({r.position for t in targets for r in t.plan.rows})
-        cuts = []
-        for p in positions:
-            char = self.objects[p].start if p < self.total else self.objects[-1].end
-            off = bom + len(self.text[:char].encode(enc))
-            cuts.append(Cut(off, off, p))
+        at = [self.objects[p].start if p < self.total else self.objects[-1].end for p in positions]
+        # A serial the plans renumber: the value of that key in every record may move.
+        serial_keys = {self.header[t.plan.serial.column] for t in targets if t.plan.serial}
+        spans = [
+            (obj.spans[key], j, key)
+            for j, obj in enumerate(self.objects)
+            for key in serial_keys
+            if key in obj.spans
+        ]
+        offsets = self._byte_offsets([*at, *(c for (s, e), _, _ in spans for c in (s, e))])
+        cuts = [
+            Cut(offsets[c], offsets[c], ("insert", p)) for c, p in zip(at, positions, strict=True)
+        ]
+        cuts += [Cut(offsets[s], offsets[e], ("serial", j, key)) for (s, e), j, key in spans]
+        cuts.sort(key=lambda cut: cut.start)
 
         def replacer(plan: InjectionPlan):
-            return lambda cut, _orig: self._insertion(plan, cut.key).encode(enc)
+            above = sorted(r.position for r in plan.rows)
+
+            def replace(cut: Cut, _orig: bytes) -> bytes | None:
+                if cut.key[0] == "insert":
+                    return self._insertion(plan, cut.key[1]).encode(enc)
+                _, j, key = cut.key
+                spec = plan.serial
+                if spec is None or self.header[spec.column] != key:
+                    return None
+                # A canary at position p is written before record p.
+                moved = spec.move(len(above), bisect.bisect_right(above, j))
+                return self._renumbered(spec, j, key, moved)
+
+            return replace
 
         with atomic_outputs([t.path for t in targets]) as handles, open(self.path, "rb") as src:
             splice(
@@ -214,3 +237,22 @@ class JsonFile:
         return [
             WriteStats(t.path, self.total + len(t.plan.rows), len(t.plan.rows)) for t in targets
         ]
+
+    def _renumbered(self, spec: SerialSpec, j: int, key: str, moved: int) -> bytes | None:
+        """Record ``j``'s serial literal moved by ``moved`` (None: keep it as it is)."""
+        if not moved:
+            return None
+        try:
+            text = spec.format(spec.parse(_cell(self.objects[j].values[key])) + moved)
+        except (ValueError, TypeError):
+            return None  # a blank or a note in the serial column stays as it was
+        return self._literal(key, text).encode(self.encoding.name)
+
+    def _byte_offsets(self, chars: list[int]) -> dict[int, int]:
+        """Byte offset in the file of each character offset in the decoded text."""
+        out: dict[int, int] = {}
+        char, byte = 0, len(self.encoding.bom)
+        for c in sorted(set(chars)):
+            byte += len(self.text[char:c].encode(self.encoding.name))
+            out[c], char = byte, c
+        return out

@@ -13,7 +13,7 @@ from canary.feeds.inject import inject
 from canary.flow import service as flow
 from canary.flow.models import HolderLink
 from canary.periods import period_of
-from tests.feeds.conftest import daily_csv
+from tests.feeds.conftest import MAP, daily_csv
 from tests.feeds.xlsx_fixtures import clerk_workbook
 
 
@@ -130,26 +130,60 @@ def count_down_list(n: int) -> list[list[str]]:
     return [[f"NB{n - i:04d}", *row] for i, row in enumerate(rows)]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
-def test_count_down_serial_keeps_counting_down_with_the_canaries_spread(pool, tmp_path, fmt):
+def _serial_feed(pool, fmt: str) -> str:
+    """The feed for ``fmt`` (CSV and XLSX come with the fixture), with a copy for clerk."""
+    name = {"csv": "daily", "xlsx": "daily-xlsx"}.get(fmt, f"daily-{fmt}")
+    with pool.db.session() as session:
+        if fmt in ("json", "ndjson"):
+            flow.add_feed(session, name, "test", source="仁济医院", fmt=fmt, column_map=MAP)
+        feed, holder = flow.get_feed(session, name), flow.get_holder(session, "clerk")
+        flow.ensure_copy(session, feed, holder, "test")
+    return name
+
+
+def _write_list(path, fmt: str, header: list[str], rows: list[list]) -> None:
     import openpyxl
 
+    if fmt == "csv":
+        path.write_bytes("".join(",".join(map(str, r)) + "\r\n" for r in [header, *rows]).encode())
+    elif fmt == "xlsx":
+        wb = openpyxl.Workbook()
+        for row in [header, *rows]:
+            wb.active.append(row)
+        wb.save(path)
+    else:
+        records = [json.dumps(dict(zip(header, r, strict=True)), ensure_ascii=False) for r in rows]
+        text = "\n".join(records) if fmt == "ndjson" else "[\n" + ",\n".join(records) + "\n]"
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def _read_list(path, fmt: str, header: list[str]) -> list[tuple]:
+    """Each data row as (serial, the other cells)."""
+    import openpyxl
+
+    if fmt == "csv":
+        lines = path.read_bytes().decode().split("\r\n")
+        assert lines[0] == ",".join(header) and lines[-1] == ""
+        return [(line.split(",", 1)[0], line.split(",", 1)[1]) for line in lines[1:-1]]
+    if fmt == "xlsx":
+        rows = list(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
+        assert list(rows[0]) == header
+        return [(r[0], tuple(r[1:])) for r in rows[1:]]
+    text = path.read_text(encoding="utf-8")
+    records = [json.loads(x) for x in text.splitlines()] if fmt == "ndjson" else json.loads(text)
+    return [(r[header[0]], tuple(r[h] for h in header[1:])) for r in records]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "ndjson"])
+def test_count_down_serial_keeps_counting_down_with_the_canaries_spread(pool, tmp_path, fmt):
     header = ["序号", "产妇姓名", "联系电话", "分娩日期", "体重"]
     real = count_down_list(3000)
     src, out = tmp_path / f"list.{fmt}", tmp_path / f"out.{fmt}"
-    if fmt == "csv":
-        src.write_bytes("".join(",".join(r) + "\r\n" for r in [header, *real]).encode())
-    else:
-        wb = openpyxl.Workbook()
-        for row in [header, *real]:
-            wb.active.append(row)
-        wb.save(src)
-        with pool.db.session() as session:
-            feed, holder = flow.get_feed(session, "daily-xlsx"), flow.get_holder(session, "clerk")
-            flow.ensure_copy(session, feed, holder, "test")
+    _write_list(src, fmt, header, real)
+    feed = _serial_feed(pool, fmt)
     inject(
         pool,
-        feed="daily" if fmt == "csv" else "daily-xlsx",
+        feed=feed,
         input_path=src,
         holders=["clerk"],
         period="2026-W48",
@@ -157,20 +191,10 @@ def test_count_down_serial_keeps_counting_down_with_the_canaries_spread(pool, tm
         actor="test",
         count=6,
     )
-    if fmt == "csv":
-        lines = out.read_bytes().split(b"\r\n")
-        assert lines[0] == ",".join(header).encode() and lines[-1] == b""
-        got = [line.split(b",", 1) for line in lines[1:-1]]
-        originals = [",".join(r[1:]).encode() for r in real]
-        serials = [s.decode() for s, _ in got]
-    else:
-        rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
-        assert list(rows[0]) == header
-        got = [(r[0], r[1:]) for r in rows[1:]]
-        originals = [tuple(r[1:]) for r in real]
-        serials = [s for s, _ in got]
+    got = _read_list(out, fmt, header)
+    originals = [rest for _, rest in _read_list(src, fmt, header)]
     # Still a strict count-down by one, padded and prefixed as before, ending at NB0001.
-    assert serials == [f"NB{n:04d}" for n in range(3006, 0, -1)]
+    assert [serial for serial, _ in got] == [f"NB{n:04d}" for n in range(3006, 0, -1)]
     # Real rows keep every other cell exactly, in order; the canaries are spread through
     # the file, not stacked on top where deleting the first rows would strip them.
     known = set(originals)
@@ -178,6 +202,29 @@ def test_count_down_serial_keeps_counting_down_with_the_canaries_spread(pool, tm
     at = [k for k, (_, rest) in enumerate(got) if rest not in known]
     gaps = {k - i for i, k in enumerate(at)}  # the real row each canary sits above
     assert len(at) == 6 and max(at) > 6 and len(gaps) > 1
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_json_serial_numbers_are_renumbered_after_the_canaries(pool, tmp_path, fmt):
+    header = ["序号", "产妇姓名", "联系电话", "分娩日期", "体重"]
+    real = [[k + 1, *row[1:]] for k, row in enumerate(reversed(count_down_list(500)))]
+    src, out = tmp_path / f"list.{fmt}", tmp_path / f"out.{fmt}"
+    _write_list(src, fmt, header, real)
+    inject(
+        pool,
+        feed=_serial_feed(pool, fmt),
+        input_path=src,
+        holders=["clerk"],
+        period="2026-W48",
+        output=out,
+        actor="test",
+        count=4,
+    )
+    got = _read_list(out, fmt, header)
+    # JSON numbers stay numbers and count up by one through the canaries.
+    assert [serial for serial, _ in got] == list(range(1, 505))
+    known = {tuple(r[1:]) for r in real}
+    assert [rest for _, rest in got if rest in known] == [tuple(r[1:]) for r in real]
 
 
 def test_aggregate_feed_records_the_holder_to_holder_edge(pool, tmp_path):
