@@ -234,9 +234,16 @@ class CopyWriter:
         attrs = re.sub(rb'\s*\br="\d+"', b"", m.group(1))
         by_col = {c.col: c for c in cells}
         parts = [b'<row r="%d"' % number + attrs + b">"]
+        like_row = re.search(rb'\br="(\d+)"', m.group(1))
         for k, value in enumerate(row.values):
             col = src.layout.first_col + k
-            parts.append(self._cell(f"{col_letters(col)}{number}", by_col.get(col), str(value)))
+            ref, like = f"{col_letters(col)}{number}", by_col.get(col)
+            if self.serials is not None and col == self.serials.col and like_row:
+                cell = self.serials.canary_cell(like, int(like_row.group(1)), ref, str(value))
+                if cell is not None:  # a column of formulas: the canary's is one too
+                    parts.append(cell)
+                    continue
+            parts.append(self._cell(ref, like, str(value)))
         parts.append(b"</row>")
         return b"".join(parts)
 

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from xml.sax.saxutils import escape, unescape
+
+from openpyxl.formula.translate import Translator
 
 from canary.feeds import layout
 from canary.feeds.xlsx_sheet import ATTR_RE, CELL_RE, ROW_RE, col_index, col_letters
 from canary.forging.plan import SerialSpec
 
+# A formula: its attributes and its text (empty for a shared formula's other cells).
+_FORMULA = re.compile(rb"<f\b([^>]*?)(?:/>|>(.*?)</f>)", re.S)
+# The reference of the <c> element that starts here.
+_CELL_REF = re.compile(rb'<c [^>]*?\br="([A-Z]+\d+)"')
 # A <c> element without an r="..." attribute.
 _UNNAMED_CELL = re.compile(rb"<c(?=[\s/>])(?![^>]*\br=)")
 # (a cell's inner XML, its type, its new text) -> the new inner XML, in that type
@@ -33,6 +40,56 @@ class SerialColumn:
         # cells can be found in one search; a sheet that leaves some out is read row by row.
         rows = src.xml[src.data_offsets[0] : src.data_end]
         self.all_named = _UNNAMED_CELL.search(rows) is None
+
+    def canary_cell(self, like, like_row: int, ref: str, text: str) -> bytes | None:
+        """A canary's serial cell in a column of formulas: the formula of the row it was
+        modelled on, moved to its own row, with its number as the saved result (None:
+        the column is not formulas, or the formula cannot be read)."""
+        if like is None or not like.inner or b"<f" not in like.inner:
+            return None
+        found = self._formula(like, f"{col_letters(self.col)}{like_row}")
+        if found is None or like.kind not in (b"n", b"str"):
+            return None
+        formula, origin = found
+        try:
+            moved = Translator("=" + formula, origin=origin).translate_formula(ref)[1:]
+        except Exception:  # openpyxl's tokenizer: a formula it cannot parse stays out
+            return None
+        if like.kind == b"n" and not layout.numeric(text):
+            return None
+        style = b' s="' + like.style + b'"' if like.style else b""
+        kind = b' t="str"' if like.kind == b"str" else b""
+        return (
+            b'<c r="'
+            + ref.encode()
+            + b'"'
+            + style
+            + kind
+            + b"><f>"
+            + escape(moved).encode()
+            + b"</f><v>"
+            + escape(text).encode()
+            + b"</v></c>"
+        )
+
+    def _formula(self, like, like_ref: str) -> tuple[str, str] | None:
+        """(formula text, the cell it is written for) of a cell; a shared formula's text
+        is on the first cell of its group."""
+        m = _FORMULA.search(like.inner)
+        if m is None:
+            return None
+        attrs = dict(ATTR_RE.findall(m.group(1)))
+        if m.group(2):
+            return unescape(m.group(2).decode()), like_ref
+        if attrs.get(b"t") != b"shared" or b"si" not in attrs:
+            return None
+        for master in _FORMULA.finditer(self.src.xml):
+            master_attrs = dict(ATTR_RE.findall(master.group(1)))
+            if master.group(2) and master_attrs.get(b"si") == attrs[b"si"]:
+                cell = self.src.xml.rfind(b"<c ", 0, master.start())
+                r = _CELL_REF.match(self.src.xml, cell)
+                return (unescape(master.group(2).decode()), r.group(1).decode()) if r else None
+        return None
 
     def renumber(self, start: int, end: int, moved: int, with_text: WithText) -> bytes:
         """Sheet XML ``[start, end)`` with its data rows' serial numbers grown by ``moved``."""
@@ -70,12 +127,14 @@ class SerialColumn:
         return None
 
     def _moved(self, cell: re.Match, moved: int, with_text: WithText) -> bytes | None:
-        """The serial cell's new inner XML, or None to leave it (a blank, a note, a formula).
+        """The serial cell's new inner XML, or None to leave it (a blank, a note).
 
-        A formula serial (``=ROW()-2``) is left to Excel, which numbers it itself.
+        A formula serial (``=ROW()-1``) keeps its formula, which Excel computes again
+        for the moved row; its saved result, which viewers show without computing,
+        becomes that new number.
         """
         inner = cell.group(2)
-        if not inner or b"<f" in inner:
+        if not inner:
             return None
         attrs = dict(ATTR_RE.findall(cell.group(1)))
         try:
@@ -83,6 +142,16 @@ class SerialColumn:
         except (ValueError, TypeError):
             return None
         kind = attrs.get(b"t", b"n")
+        if b"<f" in inner:
+            return _with_result(inner, text)
         if kind == b"n" and not layout.numeric(text):
             return None
         return with_text(inner, kind, text)
+
+
+def _with_result(inner: bytes, text: str) -> bytes | None:
+    """A formula cell's inner XML with its saved result replaced (None: it has none)."""
+    if not re.search(rb"<v>.*?</v>", inner, re.S):
+        return None
+    value = escape(text).encode()
+    return re.sub(rb"<v>.*?</v>", lambda _m: b"<v>" + value + b"</v>", inner, count=1, flags=re.S)

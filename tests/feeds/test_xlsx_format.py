@@ -144,6 +144,59 @@ def test_serial_column_is_renumbered_around_the_canaries(tmp_path, count_down, c
     assert got[-1] == ["合计", "共10人"]
 
 
+def _formula_serial_workbook(path, formulas: str) -> None:
+    """Six rows numbered by =ROW()-1, each cell with its own formula or one shared."""
+    shared_strings_workbook(path)
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    rows = [
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>序号</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>姓名</t></is></c></row>'
+    ]
+    for r in range(2, 8):
+        if formulas == "own":
+            f = "<f>ROW()-1</f>"
+        else:
+            f = (
+                '<f t="shared" ref="A2:A7" si="0">ROW()-1</f>'
+                if r == 2
+                else '<f t="shared" si="0"/>'
+            )
+        rows.append(
+            f'<row r="{r}"><c r="A{r}">{f}<v>{r - 1}</v></c>'
+            f'<c r="B{r}" t="inlineStr"><is><t>张{r}</t></is></c></row>'
+        )
+    parts["xl/worksheets/sheet1.xml"] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        "<sheetData>" + "".join(rows) + "</sheetData></worksheet>"
+    ).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data_ in parts.items():
+            z.writestr(name, data_)
+
+
+@pytest.mark.parametrize("formulas", ["own", "shared"])
+def test_a_serial_column_of_formulas_stays_formulas_with_the_right_saved_numbers(
+    tmp_path, formulas
+):
+    src, out = tmp_path / "list.xlsx", tmp_path / "out.xlsx"
+    _formula_serial_workbook(src, formulas)
+    canaries = [(0, ["1", "甲"]), (3, ["5", "乙"]), (6, ["9", "丙"])]
+    XlsxFile(src).write([Target(out, plan(canaries, serial=serial_spec(0)))])
+    sheet = openpyxl.load_workbook(out).active
+    saved = openpyxl.load_workbook(out, data_only=True).active
+    names = [sheet.cell(r, 2).value for r in range(2, 11)]
+    assert names == ["甲", "张2", "张3", "张4", "乙", "张5", "张6", "张7", "丙"]
+    # What a viewer shows without computing: a count by one through the canaries.
+    assert [saved.cell(r, 1).value for r in range(2, 11)] == list(range(1, 10))
+    # Every serial cell, the canaries' included, is still the column's formula.
+    for r in range(2, 11):
+        formula = sheet.cell(r, 1).value
+        assert isinstance(formula, str) and formula.startswith("="), (r, formula)
+    assert sheet.cell(2, 1).value == "=ROW()-1" and sheet.cell(6, 1).value == "=ROW()-1"
+
+
 LIBREOFFICE = shutil.which("libreoffice") or shutil.which("soffice")
 
 
