@@ -141,6 +141,19 @@ def _serial_feed(pool, fmt: str) -> str:
     return name
 
 
+def _inject_for_clerk(pool, fmt: str, src, out, *, count: int) -> None:
+    inject(
+        pool,
+        feed=_serial_feed(pool, fmt),
+        input_path=src,
+        holders=["clerk"],
+        period="2026-W48",
+        output=out,
+        actor="test",
+        count=count,
+    )
+
+
 def _write_list(path, fmt: str, header: list[str], rows: list[list]) -> None:
     import openpyxl
 
@@ -180,17 +193,7 @@ def test_count_down_serial_keeps_counting_down_with_the_canaries_spread(pool, tm
     real = count_down_list(3000)
     src, out = tmp_path / f"list.{fmt}", tmp_path / f"out.{fmt}"
     _write_list(src, fmt, header, real)
-    feed = _serial_feed(pool, fmt)
-    inject(
-        pool,
-        feed=feed,
-        input_path=src,
-        holders=["clerk"],
-        period="2026-W48",
-        output=out,
-        actor="test",
-        count=6,
-    )
+    _inject_for_clerk(pool, fmt, src, out, count=6)
     got = _read_list(out, fmt, header)
     originals = [rest for _, rest in _read_list(src, fmt, header)]
     # Still a strict count-down by one, padded and prefixed as before, ending at NB0001.
@@ -210,16 +213,7 @@ def test_json_serial_numbers_are_renumbered_after_the_canaries(pool, tmp_path, f
     real = [[k + 1, *row[1:]] for k, row in enumerate(reversed(count_down_list(500)))]
     src, out = tmp_path / f"list.{fmt}", tmp_path / f"out.{fmt}"
     _write_list(src, fmt, header, real)
-    inject(
-        pool,
-        feed=_serial_feed(pool, fmt),
-        input_path=src,
-        holders=["clerk"],
-        period="2026-W48",
-        output=out,
-        actor="test",
-        count=4,
-    )
+    _inject_for_clerk(pool, fmt, src, out, count=4)
     got = _read_list(out, fmt, header)
     # JSON numbers stay numbers and count up by one through the canaries.
     assert [serial for serial, _ in got] == list(range(1, 505))

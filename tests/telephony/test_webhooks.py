@@ -205,14 +205,17 @@ def test_body_shorter_than_its_content_length_is_a_400(client, context, add_numb
     assert events(context) == []
 
 
-def _post_voice_body(client, params, body: bytes, content_type="application/x-www-form-urlencoded"):
-    """POST ``body`` as it is to /twilio/voice, signed for ``params``."""
-    signature = simulator.sign(TOKEN, BASE + "/twilio/voice", params)
+def _post_body(
+    client,
+    params,
+    body: bytes,
+    content_type="application/x-www-form-urlencoded",
+    path="/twilio/voice",
+):
+    """POST ``body`` as it is to ``path``, signed for ``params``."""
+    signature = simulator.sign(TOKEN, BASE + path, params)
     return client.post(
-        "/twilio/voice",
-        data=body,
-        content_type=content_type,
-        headers={"X-Twilio-Signature": signature},
+        path, data=body, content_type=content_type, headers={"X-Twilio-Signature": signature}
     )
 
 
@@ -244,7 +247,7 @@ def test_form_body_that_is_not_utf8_is_refused_not_a_500(client, context, add_nu
     add_number(LOCAL, forwards_to=TWILIO)
     params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
     body = urlencode(params).encode() + b"&Extra=\xff\xfe"
-    response = _post_voice_body(client, params, body)
+    response = _post_body(client, params, body)
     # As werkzeug reads it: no fields at all, so the signature cannot match.
     assert response.status_code == 403
     assert events(context) == []
@@ -255,7 +258,7 @@ def test_form_content_type_is_read_whatever_its_case_and_parameters(client, cont
     params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
     body = urlencode(params).encode()
     content_type = "Application/X-WWW-Form-Urlencoded ; charset=UTF-8"
-    response = _post_voice_body(client, params, body, content_type)
+    response = _post_body(client, params, body, content_type)
     assert response.status_code == 200
     assert len(events(context, kind="call")) == 1
 
@@ -299,13 +302,7 @@ def test_the_record_keeps_the_form_body_verbatim_and_reads_its_parameters_from_i
         method="POST", data=body, content_type="application/x-www-form-urlencoded"
     ).get_environ()
     read_by_werkzeug = Request(environ).form  # a MultiDict: the SDK signs every value
-    signature = simulator.sign(TOKEN, BASE + "/twilio/sms", read_by_werkzeug)
-    response = client.post(
-        "/twilio/sms",
-        data=body,
-        content_type="application/x-www-form-urlencoded",
-        headers={"X-Twilio-Signature": signature},
-    )
+    response = _post_body(client, read_by_werkzeug, body, path="/twilio/sms")
     assert response.status_code == 200
     [event] = events(context, kind="sms")
     payload = payload_of(context, event)
