@@ -120,8 +120,6 @@ class CopyWriter:
 
     def _with_text(self, inner: bytes, kind: bytes, text: str) -> bytes:
         """A cell's inner XML showing ``text`` instead, kept in the cell's own type."""
-        if kind == b"s":
-            return re.sub(rb"<v>.*?</v>", b"<v>%d</v>" % self._string(text), inner)
         if kind == b"inlineStr":
             return re.sub(
                 rb"(<t\b[^>]*>).*?(</t>)",
@@ -130,7 +128,9 @@ class CopyWriter:
                 count=1,
                 flags=re.S,
             )
-        return re.sub(rb"<v>.*?</v>", b"<v>" + escape(text).encode() + b"</v>", inner)
+        value = b"%d" % self._string(text) if kind == b"s" else escape(text).encode()
+        # A function, not a template: the text is data, its backslashes are not escapes.
+        return re.sub(rb"<v>.*?</v>", lambda _m: b"<v>" + value + b"</v>", inner)
 
     def _serials(self, start: int, end: int, inserted: int) -> bytes:
         """Sheet XML ``[start, end)`` with its data rows' serial cells renumbered.

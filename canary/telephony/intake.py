@@ -431,7 +431,7 @@ def accept(
 
     The record keeps the body verbatim when there is one (``raw_body``). When
     ``params`` were read from it (``body_format``: ``BODY_FORM`` or ``BODY_JSON``),
-    the record keeps the body alone and ``payload_of`` reads the parameters from it
+    the record keeps the body alone and ``params_of`` reads the parameters from it
     again: storing both would double what every webhook encodes, encrypts and writes.
 
     Raises ``inbound.BadWebhook`` (400) for missing or garbled parameters and
