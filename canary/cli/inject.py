@@ -84,6 +84,7 @@ def inject_cmd(
             f"  {out.holder}: {out.path} — {out.rows_written} rows, "
             f"{out.canaries_added} canaries ({out.canary_share:.3%})"
         )
+        lines += [f"    note: {note}" for note in out.notes]
     emit(data, as_json, "\n".join(lines))
     sys.stdout.flush()
 

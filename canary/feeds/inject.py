@@ -32,6 +32,8 @@ class OutputReport:
     rows_written: int
     canaries_added: int
     canary_share: float
+    # What the operator should know about this copy's canaries (``InjectionPlan.notes``).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -202,7 +204,7 @@ def inject(
         input_rows=scanned.sample.total_rows,
         facts=dict(scanned.sample.facts),
     )
-    for holder, stat in zip(holder_names, stats, strict=True):
+    for holder, stat, target in zip(holder_names, stats, targets, strict=True):
         result.outputs.append(
             OutputReport(
                 holder=holder,
@@ -210,6 +212,7 @@ def inject(
                 rows_written=stat.rows_written,
                 canaries_added=stat.canaries_added,
                 canary_share=round(stat.canary_share, 6),
+                notes=list(dict.fromkeys(target.plan.notes)),
             )
         )
     return result

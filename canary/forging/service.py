@@ -32,6 +32,12 @@ from canary.telephony.models import ContactPoint
 
 MINT_ATTEMPTS = 40
 FRESH_NUMBER_TRIES = 6
+# Told to the operator (the inject result's notes) when a canary had to share a number.
+SHARED_NUMBER_NOTE = (
+    "the pool had no fresh number for a canary, so it shares one with a canary still in "
+    "circulation (under a clearly different name): a holder who keeps every delivery can "
+    "see that number on two mothers; add numbers for this region and carriers to the pool"
+)
 
 
 def _prefix_counts(col: Column) -> Counter:
@@ -273,6 +279,8 @@ def _mint_slot(session, ctx, copy, period, slot, profile: FeedProfile, plan, act
             _allocate(session, ctx, copy.id, period, slot + 1000 * k, col, profile.region, rng)
         )
     taken = set().union(*(n.name_keys_in_use for n in numbers)) if numbers else set()
+    if taken and SHARED_NUMBER_NOTE not in plan.notes:
+        plan.notes.append(SHARED_NUMBER_NOTE)
     sibling_keys = _sibling_keys(session, ctx, copy.id, period, numbers)
 
     def name_ok(name: str) -> bool:

@@ -315,6 +315,25 @@ def test_cli_single_holder_json_summary(pool, cli, tmp_path):
     assert (tmp_path / "o.csv").exists()
 
 
+def test_the_operator_is_told_when_canaries_have_to_share_numbers(pool, cli, tmp_path):
+    from canary.forging.service import SHARED_NUMBER_NOTE
+
+    src = daily_csv(tmp_path / "d.csv", n=400)
+    out = tmp_path / "o.csv"
+    args = ["inject", "daily", src, "--holder", "clerk", "--period", "2026-W48", "-o", out]
+    result = cli(*args, "--count", "2")
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.output
+    # Sixteen canaries from the pool's twelve numbers: the operator reads why and what to do.
+    result = cli(*args, "--count", "16")
+    assert result.exit_code == 0, result.output
+    assert "note: " + SHARED_NUMBER_NOTE in " ".join(result.output.split())
+    # Told when the canaries are minted (next week's here), in the JSON result too.
+    args[args.index("2026-W48")] = "2026-W49"
+    data = json.loads(cli(*args, "--count", "16", "--json").output)
+    assert data["outputs"][0]["notes"] == [SHARED_NUMBER_NOTE]
+
+
 def test_cli_several_holders_need_an_out_dir(pool, cli, tmp_path):
     src = daily_csv(tmp_path / "d.csv")
     result = cli("inject", "daily", src, "--holders", "clerk,partner", "-o", tmp_path / "o.csv")

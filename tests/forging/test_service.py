@@ -10,7 +10,7 @@ from canary.flow import service as flow
 from canary.flow.models import Copy
 from canary.forging.ordering import fits
 from canary.forging.profile import build
-from canary.forging.service import plan_injection
+from canary.forging.service import SHARED_NUMBER_NOTE, plan_injection
 from canary.security.crypto import KeyRing
 from tests.forging.conftest import add_local_numbers, newborn_rows, sample_of
 
@@ -69,6 +69,15 @@ def test_count_down_serial_canaries_stay_spread_and_take_their_places_number(cn_
         # canary below it: the writer raises the real rows above each canary the same way.
         below = len(plan.rows) - k - 1
         assert row.values[0] == f"{len(rows) - row.position + below + 1:03d}"
+
+
+def test_a_canary_that_has_to_share_a_number_is_reported_to_the_operator(cn_pool, copy_id):
+    sample = sample_of(newborn_rows(600))
+    plan, _ = _plan(cn_pool, copy_id, sample, count=3)
+    assert SHARED_NUMBER_NOTE not in plan.notes
+    # Twenty canaries from a pool of twelve numbers: some must share one.
+    plan, views = _plan(cn_pool, copy_id, sample, count=20)
+    assert len(views) == 20 and plan.notes.count(SHARED_NUMBER_NOTE) == 1
 
 
 def test_replanning_reuses_the_stored_canaries_and_positions(cn_pool, copy_id):
