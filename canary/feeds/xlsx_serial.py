@@ -6,6 +6,7 @@ shared string a shared string), as the CSV writer changes only the serial cells'
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from xml.sax.saxutils import escape, unescape
@@ -47,8 +48,10 @@ class SerialColumn:
         the column is not formulas, or the formula cannot be read)."""
         if like is None or not like.inner or b"<f" not in like.inner:
             return None
+        if like.kind not in (b"n", b"str"):
+            return None
         found = self._formula(like, f"{col_letters(self.col)}{like_row}")
-        if found is None or like.kind not in (b"n", b"str"):
+        if found is None:
             return None
         formula, origin = found
         try:
@@ -81,15 +84,23 @@ class SerialColumn:
         attrs = dict(ATTR_RE.findall(m.group(1)))
         if m.group(2):
             return unescape(m.group(2).decode()), like_ref
-        if attrs.get(b"t") != b"shared" or b"si" not in attrs:
+        if attrs.get(b"t") != b"shared":
             return None
-        for master in _FORMULA.finditer(self.src.xml):
-            master_attrs = dict(ATTR_RE.findall(master.group(1)))
-            if master.group(2) and master_attrs.get(b"si") == attrs[b"si"]:
-                cell = self.src.xml.rfind(b"<c ", 0, master.start())
-                r = _CELL_REF.match(self.src.xml, cell)
-                return (unescape(master.group(2).decode()), r.group(1).decode()) if r else None
-        return None
+        return self._shared_formulas.get(attrs.get(b"si"))
+
+    @functools.cached_property
+    def _shared_formulas(self) -> dict[bytes, tuple[str, str]]:
+        """Each shared formula's (text, first cell) by its ``si``: one pass over the
+        sheet for the copy, however many of its canaries ask."""
+        xml, found = self.src.xml, {}
+        for master in _FORMULA.finditer(xml):
+            if not master.group(2):
+                continue
+            si = dict(ATTR_RE.findall(master.group(1))).get(b"si")
+            r = _CELL_REF.match(xml, xml.rfind(b"<c ", 0, master.start()))
+            if si is not None and r is not None and si not in found:
+                found[si] = (unescape(master.group(2).decode()), r.group(1).decode())
+        return found
 
     def renumber(self, start: int, end: int, moved: int, with_text: WithText) -> bytes:
         """Sheet XML ``[start, end)`` with its data rows' serial numbers grown by ``moved``."""
