@@ -26,6 +26,7 @@ from canary.attribution.lifecycle import (  # noqa: F401  (public API of this mo
 from canary.attribution.models import Incident
 from canary.canaries.models import Canary, CanaryContact
 from canary.context import Context
+from canary.telephony import callers
 from canary.telephony import lifecycle as number_lifecycle
 from canary.telephony.models import AllowedCaller, ContactPoint, Event, EventCanary
 
@@ -94,6 +95,7 @@ def process_event(session: Session, ctx: Context, event: Event) -> Incident | No
     or birth-date mention to it (from a transcript or SMS): new strong evidence is
     re-weighed; anything else on an already classified event is a no-op.
     """
+    callers.resolve(ctx, [event])  # the allowlist and the statistics compare its hash
     if event.classification != "pending":
         if _strong(event) and event.classification in ("canary", "background"):
             event.classification = "canary"

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from canary.context import Context
 from canary.evidence import log as evidence_log
+from canary.telephony import callers
 from canary.telephony.models import Event
 
 log = logging.getLogger("canary.telephony.evidence")
@@ -59,6 +60,7 @@ def _log_locked(session: Session, ctx: Context, ids: Sequence[int] | None, limit
     events = list(session.scalars(query))
     if not events:
         return 0
+    callers.resolve(ctx, events)  # the entry attests the caller's hashes
     at = ctx.clock()
     evidence_log.append_many(
         session,

@@ -33,11 +33,11 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from canary import phones
 from canary.context import Context
 from canary.errors import PermissionDenied
-from canary.telephony import forms, lifecycle, pool
+from canary.telephony import callers, forms, lifecycle, pool
 from canary.telephony import inbound as inbound_mod
+from canary.telephony.callers import number_in
 from canary.telephony.inbound import Inbound
 from canary.telephony.models import ContactPoint, Event
 
@@ -47,9 +47,6 @@ PROVIDER = "twilio"
 # Status and recording callbacks, and transcriptions of a stored call, only add
 # detail to a contact already stored: they are evidence, not contacts of their own.
 DETAIL_KINDS = ("status", "recording")
-# Callers that hide their number: hashing "anonymous" would make every hidden caller
-# look like one repeat caller, so they get no caller hash at all.
-HIDDEN_CALLERS = {"anonymous", "restricted", "unknown", "unavailable", "private", "+266696687"}
 # How a webhook's parameters were read from its body (``accept``'s ``body_format``).
 BODY_FORM = "form"
 BODY_JSON = "json"
@@ -78,21 +75,6 @@ class Match:
     contact_point: pool.Target | None
     matched_on: str  # sip_header | forwarded_from | to | parent | "" (unmatched)
     candidates: tuple[int, ...]
-
-
-def number_in(raw: str) -> str | None:
-    """E.164 from a Twilio address: ``+8613800138000``, ``8613800138000``,
-    ``13800138000`` or ``sip:+14155550100@x.sip.twilio.com;transport=udp``."""
-    text = (raw or "").strip()
-    if text.lower().startswith(("sip:", "sips:", "tel:")):
-        text = text.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0]
-    if text.lower() in HIDDEN_CALLERS or not text:
-        return None
-    if not text.startswith("+"):
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if len(digits) > 11:
-            return phones.try_normalize("+" + digits) or phones.try_normalize(text)
-    return phones.try_normalize(text)
 
 
 # The numbers called are the service's own (pool and Twilio numbers): a bounded set,
@@ -192,9 +174,7 @@ def params_of(payload: dict) -> dict[str, Any]:
 
 
 def caller_of(ctx: Context, event: Event) -> str | None:
-    if event.caller_enc is None:
-        return None
-    return ctx.keys.decrypt_text(event.caller_enc, "caller")
+    return callers.text_of(ctx, event.caller_enc)
 
 
 _EVENT = Event.__table__
@@ -216,24 +196,6 @@ _FIND_EVENT = select(
 
 def _existing(conn: Connection, kind: str, sid: str, provider: str = PROVIDER) -> Row | None:
     return conn.execute(_FIND_EVENT, {"provider": provider, "kind": kind, "sid": sid}).first()
-
-
-def _caller(ctx: Context, raw_from: str) -> dict[str, Any]:
-    number = number_in(raw_from)
-    if number:
-        return {
-            "caller_hash": pool.phone_hash(ctx, number),
-            "caller_block_hash": ctx.keys.lookup_hash("phone-block", phones.block_of(number)),
-            "caller_enc": ctx.keys.encrypt_text(number, "caller"),
-        }
-    if raw_from and raw_from.strip().lower() not in HIDDEN_CALLERS:
-        # A SIP URI or alphanumeric sender: still correlate repeats of it.
-        return {
-            "caller_hash": ctx.keys.lookup_hash("caller-raw", raw_from.strip().lower()),
-            "caller_block_hash": "",
-            "caller_enc": ctx.keys.encrypt_text(raw_from.strip()[:200], "caller"),
-        }
-    return {"caller_hash": "", "caller_block_hash": "", "caller_enc": None}
 
 
 def _row(
@@ -261,7 +223,8 @@ def _row(
         "payload_enc": ctx.keys.encrypt(payload, Event.payload_aad(PROVIDER, kind, sid).encode()),
         # The webhook only stores; the evidence entry is the scheduler's (evidence.py).
         "evidence_pending": True,
-        **_caller(ctx, item.from_),
+        # Normalised and hashed later (``callers.resolve``): not on the webhook's path.
+        **callers.as_received(ctx, item.from_),
     }
 
 
