@@ -50,9 +50,12 @@ SUFFIX = ".journal"
 UNSTORED = ".unstored"
 _AAD = b"webhook-journal"
 _LENGTH = struct.Struct(">I")
-# Records wait this long for company before the drainer stores them: under load one
-# COMMIT then carries dozens of webhooks; when idle, an event is stored within it.
+# Records wait up to this long for company before the drainer stores them: under load
+# one COMMIT then carries dozens of webhooks.
 DRAIN_DELAY_SECONDS = 0.1
+# ...but no longer than this after the last one came: when the webhooks stop, the last
+# are stored at once rather than a whole delay later.
+QUIET_SECONDS = 0.01
 BATCH_SIZE = 500
 # How often a running process looks for journals that stopped processes left behind.
 RECOVER_EVERY_SECONDS = 30.0
@@ -136,6 +139,7 @@ class Journal:
         self.path: Path | None = None
         self._queue: list[intake.Accepted] = []
         self._size = 0
+        self._appended = 0  # records appended by this process, ever
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -163,6 +167,7 @@ class Journal:
                     f"webhook journal not writable ({exc.strerror or exc})"
                 ) from exc
             self._size += len(frame)
+            self._appended += 1
             was_idle = not self._queue
             self._queue.append(acc)
         if was_idle:  # otherwise the drainer is already due to store the queue
@@ -218,13 +223,22 @@ class Journal:
                         self._size = 0
         return stored
 
+    def _gather(self) -> None:
+        """Wait for more records to store with the first: ``DRAIN_DELAY_SECONDS`` at
+        most, and no more than ``QUIET_SECONDS`` after the last one came."""
+        deadline = time.monotonic() + DRAIN_DELAY_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            seen = self._appended
+            if self._stop.wait(min(QUIET_SECONDS, left)) or self._appended == seen:
+                return
+
     def _run(self) -> None:
         next_recovery = 0.0
         while not self._stop.is_set():
             self._wake.wait(timeout=RECOVER_EVERY_SECONDS)
             if self._stop.is_set():
                 break
-            self._stop.wait(DRAIN_DELAY_SECONDS)
+            self._gather()
             self._wake.clear()
             delay = 1.0
             while True:

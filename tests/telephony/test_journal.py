@@ -156,6 +156,19 @@ def test_a_record_under_another_key_is_not_stored(context, add_number, tmp_path)
     assert events(context) == [] and (directory / "9-x.unstored").exists()
 
 
+def test_the_last_records_are_stored_once_webhooks_stop_coming(context, add_number, monkeypatch):
+    add_number(LOCAL, forwards_to=TWILIO)
+    # Records wait for company at most this long, but not once appends have stopped.
+    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 60)
+    book = journal.Journal(context, context.settings.journal_path)
+    try:
+        for _ in range(3):
+            book.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 3, timeout=10)
+    finally:
+        book.close()
+
+
 def test_drain_keeps_records_while_the_database_is_down(context, add_number, monkeypatch):
     add_number(LOCAL, forwards_to=TWILIO)
     monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
