@@ -118,6 +118,13 @@ def _transcribe(session: Session, ctx: Context, event: Event, item: Inbound) -> 
     return text
 
 
+def has_work(ctx: Context, item: Inbound) -> bool:
+    """Whether ``process`` does anything for a freshly stored ``item``: with
+    ``attribute_in_webhook`` off, only a text to match or a recording to transcribe.
+    Storing need not read back the id of an event it does nothing for."""
+    return ctx.settings.attribute_in_webhook or bool(item.text) or item.kind == "recording"
+
+
 def process(ctx: Context, received: Received, item: Inbound) -> None:
     """Evidence, mentions, then attribution, for a freshly stored event. Never raises.
 
@@ -127,6 +134,8 @@ def process(ctx: Context, received: Received, item: Inbound) -> None:
     the entry is appended here first, so the log shows the event before any incident
     change it causes.
     """
+    if not has_work(ctx, item):
+        return  # nothing to match and attribution is the scheduler's: no second transaction
     event_id = received.event_id
     inline = ctx.settings.attribute_in_webhook
     if inline:
@@ -134,8 +143,6 @@ def process(ctx: Context, received: Received, item: Inbound) -> None:
             evidence.log_events(ctx, received.new_event_ids or (event_id,))
         except Exception as exc:  # the event is stored; the job appends the entry later
             log.warning("event %s: evidence entry deferred (%s)", event_id, type(exc).__name__)
-    if not inline and not item.text and item.kind != "recording":
-        return  # nothing to match and attribution is the scheduler's: no second transaction
     target_id = None
     try:
         with ctx.db.session() as session:

@@ -60,7 +60,9 @@ class WrongAccount(PermissionDenied):
 class Received:
     """What intake did with one webhook; the web layer answers from it."""
 
-    event_id: int
+    # None for a record ``store_many`` stored without reading its id back, as nothing
+    # follows up on it here (``followup.has_work``): its row is found by its SID.
+    event_id: int | None
     kind: str
     duplicate: bool
     contact_point_id: int | None
@@ -262,7 +264,7 @@ def _point(conn: Connection, point_id: int | None) -> pool.Target | None:
 
 @dataclass(frozen=True)
 class _Stored:
-    event_id: int
+    event_id: int | None
     duplicate: bool
     point: pool.Target | None
     classification: str
@@ -481,13 +483,11 @@ def _after_store(ctx: Context, result: Received, acc: Accepted) -> None:
     if result.duplicate:
         log.info("%s %s: duplicate of event %s, not stored again", via, kind, result.event_id)
         return
-    log.info(
-        "%s %s stored as event %s (%s)",
-        via,
-        kind,
-        result.event_id,
-        "matched" if result.contact_point_id else result.classification,
-    )
+    outcome = "matched" if result.contact_point_id else result.classification
+    if result.event_id is None:  # stored in a batch; nothing follows up on it here
+        log.info("%s %s stored (%s)", via, kind, outcome)
+        return
+    log.info("%s %s stored as event %s (%s)", via, kind, result.event_id, outcome)
     from canary.telephony import followup
 
     followup.process(ctx, result, acc.item)
@@ -502,15 +502,22 @@ def store(ctx: Context, acc: Accepted) -> Received:
 
 
 def store_many(ctx: Context, batch: list[Accepted]) -> list[Received]:
-    """``store`` for many records at once: one multi-row INSERT and one COMMIT.
+    """``store`` for many records at once: one transaction and one COMMIT.
 
     A commit is most of what storing one webhook costs; a journal drained in batches
-    (``canary.telephony.journal``) pays it once per batch. As in ``_store``, replays
-    are found by the unique constraint: a batch holding one (or losing a race with
-    another writer) is rolled back and stored one record at a time, where each
-    replay is answered as a duplicate. So are records that need more than one plain
-    INSERT, and a SID seen twice in the batch.
+    (``canary.telephony.journal``) pays it once per batch. Records that something
+    follows up on here (``followup.has_work``) go in one multi-row INSERT that returns
+    their ids; the others (every call and status callback when attribution is the
+    scheduler's) in one executemany that reads nothing back, 10-25 us less per row
+    than the INSERT with RETURNING (about a fifth of storing one), and their results
+    carry no ``event_id``. As in ``_store``, replays are
+    found by the unique constraint: a batch holding one (or losing a race with another
+    writer) is rolled back and stored one record at a time, where each replay is
+    answered as a duplicate. So are records that need more than one plain INSERT,
+    and a SID seen twice in the batch.
     """
+    from canary.telephony import followup
+
     results: list[Received | None] = [None] * len(batch)
     single: list[int] = []
     with ctx.db.engine.connect() as conn:
@@ -525,13 +532,20 @@ def store_many(ctx: Context, batch: list[Accepted]) -> list[Received]:
             else:
                 single.append(index)
         if plans:
+            followed = [followup.has_work(ctx, batch[index].item) for index, _ in plans]
             try:
                 with ctx.db.writer_turn():
                     try:
-                        # One multi-row INSERT; RETURNING order is not guaranteed on
-                        # every backend, so ids are matched back by (kind, SID).
-                        returned = conn.execute(_INSERT_MANY, [plan.row for _, plan in plans])
-                        ids = {(kind, sid): event_id for event_id, kind, sid in returned}
+                        unread = [plan.row for (_, plan), f in zip(plans, followed) if not f]
+                        if unread:
+                            conn.execute(_INSERT_EVENT, unread)
+                        read = [plan.row for (_, plan), f in zip(plans, followed) if f]
+                        ids = {}
+                        if read:
+                            # RETURNING order is not guaranteed on every backend, so
+                            # ids are matched back by (kind, SID).
+                            returned = conn.execute(_INSERT_MANY, read)
+                            ids = {(kind, sid): event_id for event_id, kind, sid in returned}
                         conn.commit()
                     except BaseException:
                         conn.rollback()
@@ -539,9 +553,10 @@ def store_many(ctx: Context, batch: list[Accepted]) -> list[Received]:
             except IntegrityError:
                 single.extend(index for index, _ in plans)
             else:
-                for index, plan in plans:
-                    event_id = ids[(plan.row["kind"], plan.row["provider_sid"])]
-                    stored = _Stored(event_id, False, plan.point, plan.row["classification"])
+                for (index, plan), f in zip(plans, followed):
+                    row = plan.row
+                    event_id = ids[(row["kind"], row["provider_sid"])] if f else None
+                    stored = _Stored(event_id, False, plan.point, row["classification"])
                     results[index] = _received(stored, batch[index].item.kind)
     for index in sorted(single):
         results[index] = _received(_store_one(ctx, batch[index]), batch[index].item.kind)

@@ -248,6 +248,43 @@ def test_store_many_matches_store_and_answers_replays(context, add_number):
     assert {e.id for e in calls} == {results[i].event_id for i in (0, 1, 2, 3)}
 
 
+def test_store_many_reads_back_only_the_ids_something_follows_up_on(
+    context, add_number, monkeypatch
+):
+    # Attribution is the scheduler's: calls need nothing more here, an SMS still has
+    # its text matched for mentions, which needs the stored event's id.
+    context.settings = context.settings.replace(attribute_in_webhook=False)
+    from canary.telephony import followup
+
+    followed = []
+    real = followup.process
+    monkeypatch.setattr(
+        followup,
+        "process",
+        lambda ctx, received, item: followed.append(received) or real(ctx, received, item),
+    )
+    cp_id = add_number(LOCAL, forwards_to=TWILIO)
+    calls = [accepted_call(context) for _ in range(3)]
+    sms = intake.accept(context, "sms", simulator.sms_params(TWILIO, CALLER, "你好"))
+    results = intake.store_many(context, [*calls, sms])
+    assert [r.event_id for r in results[:3]] == [None, None, None]
+    assert [(r.duplicate, r.contact_point_id, r.classification) for r in results[:3]] == [
+        (False, cp_id, "pending")
+    ] * 3
+    stored_sms = events(context, kind="sms")
+    assert [r.event_id for r in followed] == [results[3].event_id] == [stored_sms[0].id]
+    stored = events(context, kind="call")
+    assert sorted(e.provider_sid for e in stored) == sorted(acc.item.sid for acc in calls)
+    assert all(e.evidence_pending and e.contact_point_id == cp_id for e in stored)
+    # A replay rolls the batch back; stored one by one, each record gets its id.
+    again = [accepted_call(context), accepted_call(context, call_sid=calls[0].item.sid)]
+    results = intake.store_many(context, again)
+    assert [r.duplicate for r in results] == [False, True]
+    by_sid = {e.provider_sid: e.id for e in events(context, kind="call")}
+    assert [r.event_id for r in results] == [by_sid[again[0].item.sid], by_sid[calls[0].item.sid]]
+    assert len(by_sid) == 4
+
+
 def test_batch_stored_rows_read_back_as_singly_stored_rows_do(context, add_number):
     # A batch is one multi-row INSERT: every column must come back as a single
     # INSERT leaves it, NULLs included.
