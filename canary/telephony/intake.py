@@ -108,10 +108,12 @@ def _match(conn: Connection | None, ctx: Context, called: tuple[str, ...]) -> tu
     ambiguous: tuple[int, ...] = ()
     asked_database = False
     for source, raw in zip(("sip_header", "forwarded_from", "to"), called, strict=True):
-        number = _called_number(raw)
-        if not number:
-            continue
-        points = pool.targets_for(conn, ctx, number)
+        points = pool.known_targets(conn, ctx, raw)
+        if points is None:
+            number = _called_number(raw)
+            if not number:
+                continue
+            points = pool.targets_for(conn, ctx, number)
         if len(points) == 1:
             return Match(points[0], source, (points[0].id,)), not asked_database
         if points and not ambiguous:

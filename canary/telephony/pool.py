@@ -454,6 +454,22 @@ def targets_for(conn: Connection | None, ctx: Context, e164: str) -> tuple[Targe
     return tuple(Target(r.id, r.country, r.state, r.quarantine_until) for r in (direct[:1] or rows))
 
 
+def known_targets(conn: Connection | None, ctx: Context, raw: str) -> tuple[Target, ...] | None:
+    """``targets_for`` of a called number spelled exactly as a pool number is stored
+    (E.164, as Twilio sends it), from the snapshot alone; None for any other spelling.
+
+    Such a number needs no parsing: it is already the normalised form of itself. The
+    pool's numbers are few, so a process meets each of them early and often; parsing
+    every one once cost each new worker process a few hundred milliseconds.
+    """
+    if not raw.startswith("+"):
+        return None
+    digest = phone_hash(ctx, raw)
+    snapshot = _snapshot(conn, ctx)
+    hit = snapshot.direct.get(digest)
+    return (hit,) if hit is not None else snapshot.forwarded.get(digest)
+
+
 def candidates_for(session: Session, ctx: Context, raw_number: str) -> list[ContactPoint]:
     """Every pool number a called number may stand for (direct match first)."""
     e164 = phones.try_normalize(raw_number or "")

@@ -166,6 +166,38 @@ def test_lookup_matches_number_or_its_unique_forwarding_target(context, clock):
         assert pool.lookup(session, context, "garbage") is None
 
 
+def test_called_numbers_spelled_as_the_pool_stores_them_need_no_parsing(
+    context, clock, monkeypatch
+):
+    from canary import phones
+    from canary.telephony import inbound, intake
+
+    local = _add(context, "+8613811112222", forwards_to="+14155550111")
+    parsed = []
+    real = phones.try_normalize
+    monkeypatch.setattr(
+        phones, "try_normalize", lambda raw, *args: parsed.append(raw) or real(raw, *args)
+    )
+
+    def matched(forwarded_from):
+        params = simulator.call_params(
+            "+14155550111", "+8613912345678", forwarded_from=forwarded_from
+        )
+        return intake.match(None, context, inbound.read("call", params))
+
+    found = matched("+8613811112222")
+    assert (found.contact_point.id, found.matched_on) == (local, "forwarded_from")
+    assert parsed == []
+    # Any other spelling is parsed, and names the same number.
+    found = matched("8613811112222")
+    assert (found.contact_point.id, found.matched_on) == (local, "forwarded_from")
+    assert parsed == ["+8613811112222"]
+    # A number in E.164 that is not in the pool is parsed and looked up as before.
+    found = matched("+8613811113333")
+    assert (found.contact_point.id, found.matched_on) == (local, "to")
+    assert parsed[-1] == "+8613811113333"
+
+
 def test_released_number_can_be_added_again_with_fresh_quarantine(context, clock):
     from canary.telephony import lifecycle
 
