@@ -534,19 +534,21 @@ def store_many(ctx: Context, batch: list[Accepted]) -> list[Received]:
             else:
                 single.append(index)
         if plans:
-            followed = [followup.has_work(ctx, batch[index].item) for index, _ in plans]
+            # Whose id is read back: only records something follows up on here.
+            keyed = {index for index, _ in plans if followup.has_work(ctx, batch[index].item)}
             try:
                 with ctx.db.writer_turn():
                     try:
-                        unread = [plan.row for (_, plan), f in zip(plans, followed) if not f]
-                        if unread:
-                            conn.execute(_INSERT_EVENT, unread)
-                        read = [plan.row for (_, plan), f in zip(plans, followed) if f]
+                        unkeyed = [plan.row for index, plan in plans if index not in keyed]
+                        if unkeyed:
+                            conn.execute(_INSERT_EVENT, unkeyed)
                         ids = {}
-                        if read:
+                        if keyed:
                             # RETURNING order is not guaranteed on every backend, so
                             # ids are matched back by (kind, SID).
-                            returned = conn.execute(_INSERT_MANY, read)
+                            returned = conn.execute(
+                                _INSERT_MANY, [plan.row for index, plan in plans if index in keyed]
+                            )
                             ids = {(kind, sid): event_id for event_id, kind, sid in returned}
                         conn.commit()
                     except BaseException:
@@ -555,9 +557,10 @@ def store_many(ctx: Context, batch: list[Accepted]) -> list[Received]:
             except IntegrityError:
                 single.extend(index for index, _ in plans)
             else:
-                for (index, plan), f in zip(plans, followed):
+                for index, plan in plans:
                     row = plan.row
-                    event_id = ids[(row["kind"], row["provider_sid"])] if f else None
+                    key = (row["kind"], row["provider_sid"])
+                    event_id = ids[key] if index in keyed else None
                     stored = _Stored(event_id, False, plan.point, row["classification"])
                     results[index] = _received(stored, batch[index].item.kind)
     for index in sorted(single):
