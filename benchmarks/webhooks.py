@@ -532,7 +532,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="Alternating bare/canary rounds (median ratio)."
+        "--rounds", type=int, default=5, help="Alternating bare/canary rounds (median ratio)."
     )
     parser.add_argument(
         "--inline-attribution",
