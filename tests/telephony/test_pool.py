@@ -169,10 +169,15 @@ def test_lookup_matches_number_or_its_unique_forwarding_target(context, clock):
 def test_called_numbers_spelled_as_the_pool_stores_them_need_no_parsing(
     context, clock, monkeypatch
 ):
+    import secrets
+
     from canary import phones
     from canary.telephony import inbound, intake
 
-    local = _add(context, "+8613811112222", forwards_to="+14155550111")
+    # Numbers no other test uses: parsed spellings are remembered process-wide.
+    suffix = f"{secrets.randbelow(10**4):04d}"
+    number, stranger = f"+8613811{suffix}22", f"+8613822{suffix}33"
+    local = _add(context, number, forwards_to="+14155550111")
     parsed = []
     real = phones.try_normalize
     monkeypatch.setattr(
@@ -185,17 +190,17 @@ def test_called_numbers_spelled_as_the_pool_stores_them_need_no_parsing(
         )
         return intake.match(None, context, inbound.read("call", params))
 
-    found = matched("+8613811112222")
+    found = matched(number)
     assert (found.contact_point.id, found.matched_on) == (local, "forwarded_from")
     assert parsed == []
     # Any other spelling is parsed, and names the same number.
-    found = matched("8613811112222")
+    found = matched(number[1:])
     assert (found.contact_point.id, found.matched_on) == (local, "forwarded_from")
-    assert parsed == ["+8613811112222"]
+    assert parsed == [number]
     # A number in E.164 that is not in the pool is parsed and looked up as before.
-    found = matched("+8613811113333")
+    found = matched(stranger)
     assert (found.contact_point.id, found.matched_on) == (local, "to")
-    assert parsed[-1] == "+8613811113333"
+    assert parsed[-1] == stranger
 
 
 def test_released_number_can_be_added_again_with_fresh_quarantine(context, clock):
