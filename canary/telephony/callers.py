@@ -6,11 +6,12 @@ statistics compare) and as a keyed hash of its number block (``caller_block_hash
 
 Normalising a number (``phonenumbers``) and hashing it cost 50-140 us of a webhook's
 1,000-1,300 us of server CPU under gunicorn (docs/telephony.md), and nothing needs
-them until the event is attributed or enters the evidence log. So intake stores the caller's address as it came, encrypted, with both
-hashes empty (``as_received``), and ``resolve`` fills them in, rewriting
-``caller_enc`` to the normalised number, before anything reads them: the evidence
-entry (``canary.telephony.evidence``) and attribution (``process_event``). A resolved
-row is exactly what storing with ``fields`` would have written.
+them until the event is attributed or enters the evidence log. So intake stores the
+caller's address as it came, encrypted, with both hashes empty (``as_received``), and
+``resolve`` fills them in, rewriting ``caller_enc`` to the normalised number, before
+anything reads them: the evidence entry (``canary.telephony.evidence``) and
+attribution (``process_event``). A resolved row is exactly what storing with
+``fields`` would have written.
 
 Unresolved means: ``caller_enc`` set and ``caller_hash`` empty. A resolved caller
 always has a hash, and a hidden caller has neither, so no extra column is needed.

@@ -439,13 +439,9 @@ def targets_for(conn: Connection | None, ctx: Context, e164: str) -> tuple[Targe
     else every pool number forwarding to it. ``e164`` is already normalised. Without
     ``conn``, a connection is opened only if the database must be asked."""
     digest = phone_hash(ctx, e164)
-    snapshot = _snapshot(conn, ctx)
-    hit = snapshot.direct.get(digest)
-    if hit is not None:
-        return (hit,)
-    forwarding = snapshot.forwarded.get(digest)
-    if forwarding is not None:
-        return forwarding
+    found = _snapshot_targets(conn, ctx, digest)
+    if found is not None:
+        return found
     # Not in the pool as this process last read it: perhaps added moments ago.
     rows = _execute(conn, ctx, _TARGETS, {"digest": digest})
     direct = [r for r in rows if r.value_hash == digest]
@@ -462,9 +458,14 @@ def known_targets(conn: Connection | None, ctx: Context, raw: str) -> tuple[Targ
     new worker process used to parse every pool number once (about 15 us each), and a
     snapshot that finds the pool changed starts the memo of matches afresh.
     """
-    if not raw.startswith("+"):
-        return None
-    digest = phone_hash(ctx, raw)
+    return _snapshot_targets(conn, ctx, phone_hash(ctx, raw)) if raw.startswith("+") else None
+
+
+def _snapshot_targets(
+    conn: Connection | None, ctx: Context, digest: str
+) -> tuple[Target, ...] | None:
+    """The pool number with this hash, or every one forwarding to it, as the snapshot
+    has them (None: the snapshot has neither)."""
     snapshot = _snapshot(conn, ctx)
     hit = snapshot.direct.get(digest)
     return (hit,) if hit is not None else snapshot.forwarded.get(digest)
