@@ -32,6 +32,7 @@ from twilio.request_validator import (
 )
 
 from canary.security.crypto import keyed_hash
+from canary.telephony.forms import FormFields
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
@@ -80,11 +81,16 @@ def _url_variants(url: str) -> tuple[str, ...]:
 def _param_text(params: Mapping[str, Any]) -> str:
     """What the SDK's ``compute_signature`` appends to the URL: each name, sorted, then
     each of its distinct values, sorted (``getlist`` for a multi-valued form)."""
-    lists = getattr(params, "lists", None)
-    pairs = lists() if lists is not None else ((name, [params[name]]) for name in params)
+    if isinstance(params, FormFields):
+        pairs = params.items()  # a value, or the list of a name's values
+    else:
+        lists = getattr(params, "lists", None)
+        pairs = lists() if lists is not None else ((name, [params[name]]) for name in params)
     parts = []
-    for name, values in sorted(pairs):  # names are unique: the lists never compare
-        if len(values) == 1:
+    for name, values in sorted(pairs):  # names are unique: the values never compare
+        if type(values) is str:
+            parts.append(name + values)
+        elif len(values) == 1:
             parts.append(name + values[0])
         else:
             parts.extend(name + value for value in sorted(set(values)))

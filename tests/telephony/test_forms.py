@@ -48,6 +48,10 @@ def _same(text: str) -> None:
     expected = _werkzeug(text)
     got = parse_form(text)
     assert list(got.lists()) == list(expected.lists()), text
+    for name, values in expected.lists():
+        assert got.getlist(name) == values, text
+        # A name's one value is kept bare; several are kept as a list, in order.
+        assert got.flat()[name] == (values[0] if len(values) == 1 else values), text
 
 
 def test_random_bodies_parse_as_werkzeug_parses_them():
