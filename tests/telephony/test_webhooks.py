@@ -12,8 +12,8 @@ from urllib.parse import quote, urlencode
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request
 
-from canary.telephony import simulator
-from canary.telephony.intake import params_of, payload_of
+from canary.telephony import intake, simulator
+from canary.telephony.intake import params_of, payload_of, raw_body_of
 from tests.telephony.conftest import BASE, TOKEN, events, signed_post
 
 TWILIO = "+14155550100"
@@ -307,7 +307,8 @@ def test_the_record_keeps_the_form_body_verbatim_and_reads_its_parameters_from_i
     [event] = events(context, kind="sms")
     payload = payload_of(context, event)
     # The body once, byte for byte; the parameters are not stored a second time.
-    assert base64.b64decode(payload["raw_body_b64"]) == body and "params" not in payload
+    assert raw_body_of(payload) == body and "params" not in payload
+    assert payload["raw_body"] == body.decode()  # kept as text: no base64
     assert params_of(payload) == {**params, "Tag": ["a=b", "c&d"], "Plus": "1+1", "Empty": ""}
 
 
@@ -320,8 +321,19 @@ def test_the_record_keeps_a_json_body_verbatim_and_reads_its_parameters_from_it(
     assert _json_post(client, raw).status_code == 200
     [event] = events(context, kind="sms")
     payload = payload_of(context, event)
-    assert base64.b64decode(payload["raw_body_b64"]) == raw.encode() and "params" not in payload
+    assert raw_body_of(payload) == raw.encode() and "params" not in payload
+    assert payload["raw_body"] == raw
     assert params_of(payload) == {**params, "NumSegments": 1}
+
+
+def test_a_body_that_is_not_utf8_is_kept_byte_for_byte_in_base64(context):
+    params = simulator.sms_params(TWILIO, MARKETER, "hi", ForwardedFrom=LOCAL)
+    params["AccountSid"] = context.settings.twilio_account_sid or params["AccountSid"]
+    body = urlencode(params).encode() + b"&Odd=\xff\xfe%FF"
+    accepted = intake.accept(context, "sms", params, raw_body=body, body_format=intake.BODY_FORM)
+    payload = json.loads(accepted.payload)
+    assert "raw_body" not in payload and base64.b64decode(payload["raw_body_b64"]) == body
+    assert raw_body_of(payload) == body
 
 
 def _json_post(client, payload: dict | str, *, sign_body: str | None = None, tamper=False):
