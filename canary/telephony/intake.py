@@ -225,11 +225,11 @@ def _row(
     kind: str,
     sid: str,
     parent_sid: str,
-    payload: bytes,
+    payload_enc: bytes,
     via: str,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """The event's row. ``payload`` is the JSON text (encrypted here, under its own AAD)."""
+    """The event's row. ``payload_enc``: its record, encrypted under the row's AAD."""
     return {
         "kind": kind,
         "provider": PROVIDER,
@@ -241,7 +241,7 @@ def _row(
         "classification": "pending",
         "detail": {},
         "incident_id": None,
-        "payload_enc": ctx.keys.encrypt(payload, Event.payload_aad(PROVIDER, kind, sid).encode()),
+        "payload_enc": payload_enc,
         # The webhook only stores; the evidence entry is the scheduler's (evidence.py).
         "evidence_pending": True,
         # Normalised and hashed later (``callers.resolve``): not on the webhook's path.
@@ -310,6 +310,20 @@ class Accepted:
     # The pool number it was meant for, when the answer already looked it up
     # (``called_country``): storing it then need not look again.
     matched: Match | None = field(default=None, compare=False)
+    # ``payload`` encrypted as its event row keeps it (``sealed``), once it was made.
+    payload_enc: bytes | None = field(default=None, compare=False, repr=False)
+
+
+def payload_aad(kind: str, sid: str, provider: str = PROVIDER) -> bytes:
+    return Event.payload_aad(provider, kind, sid).encode()
+
+
+def sealed(ctx: Context, acc: Accepted) -> bytes:
+    """The record's payload encrypted under its event row's AAD: made once, whether
+    the webhook journal (which keeps it) or storing the row needs it first."""
+    if acc.payload_enc is None:
+        acc.payload_enc = ctx.keys.encrypt(acc.payload, payload_aad(acc.item.kind, acc.item.sid))
+    return acc.payload_enc
 
 
 @dataclass
@@ -350,7 +364,7 @@ def _plan(conn: Connection, ctx: Context, acc: Accepted) -> _Plan:
         if point is None and parent is not None and parent.contact_point_id:
             point = _point(conn, parent.contact_point_id)
             found = Match(point, "parent", (parent.contact_point_id,))
-    row = _row(ctx, item, item.kind, item.sid, item.parent_sid, acc.payload, via, now)
+    row = _row(ctx, item, item.kind, item.sid, item.parent_sid, sealed(ctx, acc), via, now)
     if parent is not None and not item.from_:
         row["caller_hash"], row["caller_block_hash"] = parent.caller_hash, parent.caller_block_hash
         row["caller_enc"] = parent.caller_enc
@@ -362,7 +376,8 @@ def _plan(conn: Connection, ctx: Context, acc: Accepted) -> _Plan:
         row["classification"] = "unmatched"
     parent_row = None
     if insert_parent:
-        parent_row = _row(ctx, item, "call", item.parent_sid, "", acc.payload, "status", now)
+        parent_enc = ctx.keys.encrypt(acc.payload, payload_aad("call", item.parent_sid))
+        parent_row = _row(ctx, item, "call", item.parent_sid, "", parent_enc, "status", now)
         parent_row["contact_point_id"] = row["contact_point_id"]
         parent_row["detail"] = _describe(item, found, point, parent_row["occurred_at"])
         parent_row["classification"] = "pending" if (point or found.candidates) else "unmatched"

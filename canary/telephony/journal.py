@@ -2,8 +2,8 @@
 
 Committing each webhook in its own transaction makes the commit most of a webhook's
 cost. With ``webhook_journal`` on, the webhook view checks the request as before
-(signature, parameters, account), appends the record, encrypted, to this process's
-journal file and answers. A drainer thread in the same process stores what has
+(signature, parameters, account), appends the record to this process's journal file
+(its payload encrypted as its event row will keep it; ``encode``) and answers. A drainer thread in the same process stores what has
 accumulated a moment later with one multi-row INSERT and one COMMIT
 (``intake.store_many``), and empties the file once everything in it is stored.
 
@@ -50,6 +50,10 @@ SUFFIX = ".journal"
 UNSTORED = ".unstored"
 _AAD = b"webhook-journal"
 _LENGTH = struct.Struct(">I")
+# Set in the length word of a record that keeps its event row's ciphertext (``encode``);
+# clear in records written before (``decode(legacy=True)``). No record comes near 2 GiB.
+_ROW_READY = 0x8000_0000
+_HEADER_LENGTH = struct.Struct(">H")
 # Records wait up to this long for company before the drainer stores them: under load
 # one COMMIT then carries dozens of webhooks.
 DRAIN_DELAY_SECONDS = 0.1
@@ -73,19 +77,47 @@ class JournalUnavailable(CanaryError):
 
 
 def encode(ctx: Context, acc: intake.Accepted) -> bytes:
-    """One framed record: length, then the encrypted header line and payload."""
-    header = {"kind": acc.item.kind, "via": acc.via, "at": acc.received_at.isoformat()}
-    plaintext = json.dumps(header).encode() + b"\n" + acc.payload
-    blob = ctx.keys.encrypt(plaintext, _AAD)
-    return _LENGTH.pack(len(blob)) + blob
+    """One framed record: the length word (its top bit set: this layout), then a clear
+    header and the payload encrypted exactly as its event row keeps it.
+
+    The header holds the kind, ``via``, the time received and the SID: no personal
+    data. The row's ciphertext (``intake.sealed``) is made here, once: the drainer
+    stores it as it is instead of encrypting the payload a second time. Its AAD names
+    the provider, kind and SID, so a record whose header was altered does not decrypt.
+    """
+    item = acc.item
+    header = json.dumps(
+        {"kind": item.kind, "via": acc.via, "at": acc.received_at.isoformat(), "sid": item.sid}
+    ).encode()
+    body = _HEADER_LENGTH.pack(len(header)) + header + intake.sealed(ctx, acc)
+    return _LENGTH.pack(len(body) | _ROW_READY) + body
 
 
-def decode(ctx: Context, blob: bytes) -> intake.Accepted:
-    """Raises KeyMaterialError (does not decrypt), ValueError or BadWebhook."""
-    header, _, payload = ctx.keys.decrypt(blob, _AAD).partition(b"\n")
-    fields = json.loads(header)
-    at = dt.datetime.fromisoformat(fields["at"])
-    return intake.accepted_again(fields["kind"], payload, fields["via"], at)
+def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepted:
+    """The record ``encode`` framed (``blob``: what follows the length word); with
+    ``legacy``, one written before records kept the row's ciphertext (the header and
+    payload encrypted together under the journal's own AAD).
+
+    Raises KeyMaterialError (does not decrypt), ValueError or BadWebhook.
+    """
+    if legacy:
+        header, _, payload = ctx.keys.decrypt(blob, _AAD).partition(b"\n")
+        fields = json.loads(header)
+        at = dt.datetime.fromisoformat(fields["at"])
+        return intake.accepted_again(fields["kind"], payload, fields["via"], at)
+    (size,) = _HEADER_LENGTH.unpack_from(blob)
+    start = _HEADER_LENGTH.size
+    fields = json.loads(blob[start : start + size])
+    sealed = blob[start + size :]
+    kind, sid = fields["kind"], fields["sid"]
+    payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
+    acc = intake.accepted_again(
+        kind, payload, fields["via"], dt.datetime.fromisoformat(fields["at"])
+    )
+    if acc.item.sid != sid:
+        raise ValueError("the record's SID is not its payload's")
+    acc.payload_enc = sealed
+    return acc
 
 
 @dataclass
@@ -104,13 +136,14 @@ def read(ctx: Context, fd: int) -> Reading:
     while offset < len(data):
         if offset + _LENGTH.size > len(data):
             return Reading(records, "truncated record length")
-        (size,) = _LENGTH.unpack_from(data, offset)
+        (word,) = _LENGTH.unpack_from(data, offset)
+        size = word & ~_ROW_READY
         start = offset + _LENGTH.size
         if start + size > len(data):
             return Reading(records, "truncated record")
         try:
-            records.append(decode(ctx, data[start : start + size]))
-        except (KeyMaterialError, ValueError, KeyError, TypeError, BadWebhook) as exc:
+            records.append(decode(ctx, data[start : start + size], legacy=not word & _ROW_READY))
+        except (KeyMaterialError, ValueError, KeyError, TypeError, BadWebhook, struct.error) as exc:
             return Reading(records, f"record does not decode ({type(exc).__name__})")
         offset = start + size
     return Reading(records)

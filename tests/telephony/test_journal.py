@@ -156,6 +156,57 @@ def test_a_record_under_another_key_is_not_stored(context, add_number, tmp_path)
     assert events(context) == [] and (directory / "9-x.unstored").exists()
 
 
+def _legacy_frame(context, acc) -> bytes:
+    """A record as journals wrote them before records kept the row's ciphertext."""
+    header = {"kind": acc.item.kind, "via": acc.via, "at": acc.received_at.isoformat()}
+    blob = context.keys.encrypt(
+        json.dumps(header).encode() + b"\n" + acc.payload, b"webhook-journal"
+    )
+    return len(blob).to_bytes(4, "big") + blob
+
+
+def test_the_row_keeps_the_ciphertext_the_journal_wrote(context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    acc = accepted_call(context)
+    frame = journal.encode(context, acc)
+    intake.store_many(context, [acc])
+    [event] = events(context, kind="call")
+    # Encrypted once, in the request: the drainer stored those very bytes (a second
+    # encryption would have drawn another nonce).
+    assert frame.endswith(event.payload_enc)
+    assert intake.payload_of(context, event) == json.loads(acc.payload)
+
+
+def test_a_journal_written_before_records_kept_the_row_ciphertext_is_recovered(context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    directory = context.settings.journal_path
+    directory.mkdir(parents=True)
+    old, new = accepted_call(context), accepted_call(context)
+    (directory / "5-old.journal").write_bytes(
+        _legacy_frame(context, old) + journal.encode(context, new)
+    )
+    assert journal.recover(context, directory) == 2
+    stored = {e.provider_sid: e for e in events(context, kind="call")}
+    assert set(stored) == {old.item.sid, new.item.sid}
+    assert intake.payload_of(context, stored[old.item.sid]) == json.loads(old.payload)
+    assert list(directory.iterdir()) == []
+
+
+def test_a_record_whose_header_was_altered_is_not_stored(context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    directory = context.settings.journal_path
+    directory.mkdir(parents=True)
+    good, other = accepted_call(context), accepted_call(context)
+    frame = journal.encode(context, good)
+    # Another SID of the same length in the clear header: the ciphertext's AAD names
+    # the original one, so the record no longer decrypts.
+    forged = frame.replace(good.item.sid.encode(), other.item.sid.encode())
+    assert forged != frame
+    (directory / "6-forged.journal").write_bytes(forged)
+    assert journal.recover(context, directory) == 0
+    assert events(context) == [] and (directory / "6-forged.unstored").exists()
+
+
 def test_the_last_records_are_stored_once_webhooks_stop_coming(context, add_number, monkeypatch):
     add_number(LOCAL, forwards_to=TWILIO)
     # Records wait for company at most this long, but not once appends have stopped.
