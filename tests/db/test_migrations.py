@@ -45,3 +45,33 @@ def test_downgrade_to_base_removes_every_table(database_url):
         assert left == set()
     finally:
         db.dispose()
+
+
+def _upgrade_in_a_process(database_url: str, start, results) -> None:
+    start.wait()
+    try:
+        db = Database(database_url)
+        db.upgrade()
+        db.dispose()
+        results.put("ok")
+    except Exception as exc:  # reported to the test, which names it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_starting_together_upgrade_one_at_a_time(database_url):
+    # gunicorn workers after a deploy: each upgrades as it starts, all at once.
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    start, results = spawn.Event(), spawn.Queue()
+    processes = [
+        spawn.Process(target=_upgrade_in_a_process, args=(database_url, start, results))
+        for _ in range(4)
+    ]
+    for process in processes:
+        process.start()
+    start.set()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(30)
+    assert outcomes == ["ok"] * 4
