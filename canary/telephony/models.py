@@ -53,6 +53,22 @@ class ContactPoint(Base):
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class PoolRevision(Base):
+    """One row whose ``revision`` grows with every change to what matching reads of
+    the pool (a number added, removed, or its country, state, quarantine or hashes
+    changed). Database triggers keep it (migration 0004), so a change by any process,
+    or by hand in SQL, is counted: each process checks this one row to know whether
+    its in-memory copy of the pool (``pool._snapshot``) still holds, instead of
+    reading the whole pool again. A batch migration that rebuilds ``contact_point``
+    on SQLite drops its triggers and must create them again.
+    """
+
+    __tablename__ = "pool_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AllowedCaller(Base):
     """The organisation's own outbound numbers: their calls are expected contact."""
 

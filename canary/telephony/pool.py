@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
@@ -30,7 +30,7 @@ from canary.context import Context
 from canary.errors import AlreadyExists, CanaryError, NoPlausibleNumber
 from canary.security import audit
 from canary.telephony import codewords
-from canary.telephony.models import ContactPoint
+from canary.telephony.models import ContactPoint, PoolRevision
 
 # States a number can be allocated from (after lazy refresh).
 ALLOCATABLE = ("available", "in_use")
@@ -359,6 +359,9 @@ _POOL = select(
 ).order_by(_POINT.c.id)
 
 
+_REVISION = select(PoolRevision.revision).where(PoolRevision.id == 1)
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     """The whole pool as one process last read it: a few thousand small rows at most
@@ -370,13 +373,17 @@ class _Snapshot:
     # Intake's matches made from the snapshot alone, by the webhook's called-number
     # parameters (``intake.match``): a repeat of them is answered by one lookup.
     matches: dict = field(default_factory=dict)
+    # ``pool_revision`` when the pool was read (None: unknown, so always read again).
+    revision: int | None = None
 
 
-# Per process and database. A snapshot older than TARGET_CACHE_SECONDS is read again,
-# and a number missing from it is looked up in the database: a number added elsewhere
-# is matched at once and any other pool change is seen within TARGET_CACHE_SECONDS;
-# this process's own changes (add_number, forget_targets) are seen immediately.
-TARGET_CACHE_SECONDS = 5.0
+# Per process and database. A snapshot older than TARGET_CACHE_SECONDS is checked
+# against ``pool_revision``, which triggers move with every change to what it holds,
+# and read again only if that moved; a number missing from it is looked up in the
+# database. So a number added elsewhere is matched at once and any other pool change is
+# seen within TARGET_CACHE_SECONDS; this process's own changes (add_number,
+# forget_targets) are seen immediately.
+TARGET_CACHE_SECONDS = 1.0
 # Matches are memoised per distinct set of called-number parameters, which come from
 # the pool's own numbers; the cap only bounds memory should that ever not hold.
 MAX_MEMOISED_MATCHES = 100_000
@@ -405,6 +412,14 @@ def _snapshot(conn: Connection | None, ctx: Context) -> _Snapshot:
         snapshot = _snapshots.get(ctx.db)
         if snapshot is not None and now - snapshot.read_at < TARGET_CACHE_SECONDS:
             return snapshot
+        # Read before the pool: a change committed in between is in what is read now,
+        # and read once more next time, never missed.
+        revision = _execute(conn, ctx, _REVISION)
+        revision = revision[0].revision if revision else None
+        if snapshot is not None and revision is not None and revision == snapshot.revision:
+            snapshot = replace(snapshot, read_at=now)  # unchanged: one small query, no read
+            _snapshots[ctx.db] = snapshot
+            return snapshot
         direct: dict[str, Target] = {}
         forwarded: dict[str, list[Target]] = {}
         for row in _execute(conn, ctx, _POOL):
@@ -422,7 +437,7 @@ def _snapshot(conn: Connection | None, ctx: Context) -> _Snapshot:
         ):
             # The pool is as it was: what was matched from it still holds.
             matches = snapshot.matches
-        snapshot = _Snapshot(now, direct, forwarded_targets, matches)
+        snapshot = _Snapshot(now, direct, forwarded_targets, matches, revision)
         _snapshots[ctx.db] = snapshot
         return snapshot
 

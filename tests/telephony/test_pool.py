@@ -267,3 +267,58 @@ def test_a_pool_change_in_another_process_ends_memoised_matches(context, clock, 
     finally:
         other.close()
     assert matched().state == "released"
+
+
+def _revision(context) -> int:
+    from canary.telephony.models import PoolRevision
+
+    with context.db.session() as session:
+        return session.scalar(select(PoolRevision.revision))
+
+
+def test_the_pool_revision_counts_every_change_matching_reads(context):
+    from sqlalchemy import text
+
+    start = _revision(context)
+    local = _add(context, "+8613800138000", forwards_to="+14155550100")
+    assert _revision(context) > start
+    # Changes made in plain SQL, as by another program, count too.
+    for statement, moves in (
+        ("UPDATE contact_point SET cost_per_month = 9.5 WHERE id = :id", False),
+        ("UPDATE contact_point SET state = 'available' WHERE id = :id", True),
+        ("UPDATE contact_point SET country = 'HK' WHERE id = :id", True),
+        ("DELETE FROM contact_point WHERE id = :id", True),
+    ):
+        before = _revision(context)
+        with context.db.engine.begin() as conn:
+            conn.execute(text(statement), {"id": local})
+        assert (_revision(context) > before) is moves, statement
+
+
+def test_an_unchanged_pool_is_checked_not_read_again(context, monkeypatch):
+    from sqlalchemy import event
+
+    from canary.context import open_context
+    from canary.telephony import inbound, intake
+
+    local = _add(context, "+8613800138000", forwards_to="+14155550100")
+    params = simulator.call_params(
+        "+14155550100", "+8613912345678", forwarded_from="+8613800138000"
+    )
+    statements: list[str] = []
+    event.listen(
+        context.db.engine, "before_cursor_execute", lambda c, cur, sql, *a: statements.append(sql)
+    )
+    monkeypatch.setattr(pool, "TARGET_CACHE_SECONDS", 0.0)  # every match checks the pool
+    for _ in range(3):
+        assert intake.match(None, context, inbound.read("call", params)).contact_point.id == local
+    whole_pool_reads = [s for s in statements if "FROM contact_point" in s]
+    assert len(whole_pool_reads) <= 1 and sum("pool_revision" in s for s in statements) >= 3
+    # A change made by another process moves the revision: the pool is read again.
+    other = open_context(context.settings)
+    try:
+        with other.db.engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE contact_point SET state = 'in_use' WHERE id = {local}")
+    finally:
+        other.close()
+    assert intake.match(None, context, inbound.read("call", params)).contact_point.state == "in_use"
