@@ -336,6 +336,41 @@ def test_a_body_that_is_not_utf8_is_kept_byte_for_byte_in_base64(context):
     assert raw_body_of(payload) == body
 
 
+def test_a_record_is_serialised_exactly_as_json_dumps_would(context):
+    import random
+
+    rng = random.Random(8)
+    alphabet = [
+        '"',
+        "\\",
+        "/",
+        "\n",
+        "\t",
+        "\x00",
+        "\x1f",
+        "\x7f",
+        "é",
+        "王",
+        "😀",
+        "\u2028",
+        "a",
+        " ",
+    ]
+    params = simulator.sms_params(TWILIO, MARKETER, "hi", ForwardedFrom=LOCAL)
+    params["AccountSid"] = context.settings.twilio_account_sid or params["AccountSid"]
+    for _ in range(300):
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+        url = "https://canary.example.org/twilio/sms?" + "".join(
+            rng.choice(alphabet) for _ in range(rng.randrange(0, 5))
+        )
+        for body_format in (intake.BODY_FORM, ""):  # a flat record, and one with params
+            accepted = intake.accept(
+                context, "sms", params, raw_body=body.encode(), body_format=body_format, url=url
+            )
+            again = json.dumps(json.loads(accepted.payload), ensure_ascii=False, sort_keys=True)
+            assert accepted.payload == again.encode(), (body, url)
+
+
 def _json_post(client, payload: dict | str, *, sign_body: str | None = None, tamper=False):
     raw = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
     digest = hashlib.sha256((sign_body or raw).encode("utf-8", "surrogatepass")).hexdigest()
