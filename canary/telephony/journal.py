@@ -3,9 +3,10 @@
 Committing each webhook in its own transaction makes the commit most of a webhook's
 cost. With ``webhook_journal`` on, the webhook view checks the request as before
 (signature, parameters, account), appends the record to this process's journal file
-(its payload encrypted as its event row will keep it; ``encode``) and answers. A drainer thread in the same process stores what has
-accumulated a moment later with one multi-row INSERT and one COMMIT
-(``intake.store_many``), and empties the file once everything in it is stored.
+(its payload encrypted as its event row will keep it; ``encode``) and answers. A
+drainer thread in the same process stores what has accumulated a moment later with
+one multi-row INSERT and one COMMIT (``intake.store_many``), and empties the file once
+everything in it is stored.
 
 Durability: a record reaches the file with one write(2) before the answer, so it
 survives the service crashing or being killed, as a commit with SQLite's
