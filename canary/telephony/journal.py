@@ -84,7 +84,9 @@ def encode(ctx: Context, acc: intake.Accepted) -> bytes:
     The header holds the kind, ``via``, the time received and the SID: no personal
     data. The row's ciphertext (``intake.sealed``) is made here, once: the drainer
     stores it as it is instead of encrypting the payload a second time. Its AAD names
-    the provider, kind and SID, so a record whose header was altered does not decrypt.
+    the provider, kind and SID, so a record whose kind or SID was altered does not
+    decrypt; ``via`` and the time are not covered (whoever can write the ``0700``
+    folder could change them, as they could delete the file).
     """
     item = acc.item
     header = json.dumps(
