@@ -10,6 +10,10 @@ whole pool again every few seconds to see changes made elsewhere: with 1,000 num
 that read cost 17 ms of a worker's time each time. The triggers count every change to
 the columns the copy holds; a process reads the count instead, and the pool only when
 the count moved.
+
+On SQLite, a later batch migration that rebuilds contact_point (copy, drop, rename)
+drops these triggers with the old table and must create them again; the pool tests
+check the triggers on the upgraded schema.
 """
 
 from collections.abc import Sequence
