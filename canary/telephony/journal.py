@@ -81,16 +81,17 @@ def encode(ctx: Context, acc: intake.Accepted) -> bytes:
     """One framed record: the length word (its top bit set: this layout), then a clear
     header and the payload encrypted exactly as its event row keeps it.
 
-    The header holds the kind, ``via``, the time received and the SID: no personal
-    data. The row's ciphertext (``intake.sealed``) is made here, once: the drainer
-    stores it as it is instead of encrypting the payload a second time. Its AAD names
-    the provider, kind and SID, so a record whose kind or SID was altered does not
-    decrypt; ``via`` and the time are not covered (whoever can write the ``0700``
-    folder could change them, as they could delete the file).
+    The header holds the kind, the time received and the SID: no personal data
+    (``via`` is read back from the payload, which holds it). The row's ciphertext
+    (``intake.sealed``) is made here, once: the drainer stores it as it is instead of
+    encrypting the payload a second time. Its AAD names the provider, kind and SID, so
+    a record whose kind or SID was altered does not decrypt; the time is not covered
+    (whoever can write the ``0700`` folder could change it, as they could delete the
+    file).
     """
     item = acc.item
     header = json.dumps(
-        {"kind": item.kind, "via": acc.via, "at": acc.received_at.isoformat(), "sid": item.sid}
+        {"kind": item.kind, "at": acc.received_at.isoformat(), "sid": item.sid}
     ).encode()
     body = _HEADER_LENGTH.pack(len(header)) + header + intake.sealed(ctx, acc)
     return _LENGTH.pack(len(body) | _ROW_READY) + body
@@ -114,9 +115,8 @@ def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepte
     sealed = blob[start + size :]
     kind, sid = fields["kind"], fields["sid"]
     payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
-    acc = intake.accepted_again(
-        kind, payload, fields["via"], dt.datetime.fromisoformat(fields["at"])
-    )
+    via = json.loads(payload)["via"]
+    acc = intake.accepted_again(kind, payload, via, dt.datetime.fromisoformat(fields["at"]))
     if acc.item.sid != sid:
         raise ValueError("the record's SID is not its payload's")
     acc.payload_enc = sealed

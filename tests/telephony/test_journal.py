@@ -395,6 +395,7 @@ def test_a_journalled_webhook_is_read_back_from_the_body_it_keeps(context, add_n
     assert "params" not in json.loads(acc.payload)
     again = journal.decode(context, journal.encode(context, acc)[4:])
     assert again.payload == acc.payload and again.item == acc.item
+    assert again.via == acc.via and again.received_at == acc.received_at
     assert again.item.text == params["Body"] and again.item.from_ == CALLER
 
 
