@@ -18,6 +18,7 @@ webhook with attribution inside it.
     .venv/bin/python benchmarks/webhooks.py                  # 1,000 numbers, 100k canaries
     .venv/bin/python benchmarks/webhooks.py --requests 3000 --workers 2 --clients 8
     .venv/bin/python benchmarks/webhooks.py --prefill-events 100000  # a table in use
+    .venv/bin/python benchmarks/webhooks.py --floor  # and the least any design must do
     .venv/bin/python benchmarks/webhooks.py \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 """
@@ -371,11 +372,15 @@ def run(args) -> int:
     counter = open_counter(env)
     sent = args.prefill_events
     ratios: dict[str, list[float]] = {"rps": [], "p50": [], "p99": []}
+    floor_ratios: list[float] = []
     cpu_extra: list[float] = []
     failed = 0
+    sides = [("bare", "benchmarks.webhooks:bare_app"), ("canary", "wsgi:app")]
+    if args.floor:
+        sides.insert(1, ("floor", "benchmarks.webhook_floor:app"))
     for number, (warm, measured) in enumerate(rounds, 1):
         results = {}
-        for name, app in (("bare", "benchmarks.webhooks:bare_app"), ("canary", "wsgi:app")):
+        for name, app in sides:
             process = gunicorn(app, port, args.workers, env, args.threads)
             try:
                 fire(port, warm, args.clients)
@@ -397,7 +402,7 @@ def run(args) -> int:
                 "p99": pct(latencies, 0.99) * 1000,
                 "cpu": cpu / len(measured) * 1e6,
             }
-            failed += failures if name == "canary" else 0
+            failed += failures if name != "bare" else 0
             print(
                 f"round {number} {name:>6}: {r['rps']:7.1f} req/s  p50 {r['p50']:6.2f} ms  "
                 f"p99 {r['p99']:6.2f} ms  server CPU {r['cpu']:5.0f} us/req  failures {failures}"
@@ -405,6 +410,8 @@ def run(args) -> int:
         for key in ratios:
             ratios[key].append(results["canary"][key] / results["bare"][key])
         cpu_extra.append(results["canary"]["cpu"] - results["bare"]["cpu"])
+        if args.floor:
+            floor_ratios.append(results["floor"]["rps"] / results["bare"]["rps"])
     counter.close()
     recovered = _recover_journals(env)
     stored = _stored_calls(env)
@@ -428,6 +435,12 @@ def run(args) -> int:
     )
     # Less sensitive to other load on the machine than wall-clock rates.
     print(f"server CPU per webhook beyond the bare endpoint: {statistics.median(cpu_extra):.0f} us")
+    if args.floor:
+        each = ", ".join(f"{r:.2f}" for r in floor_ratios)
+        print(
+            f"floor (signature, checks, encrypted append; no match, nothing stored) / bare, "
+            f"median of rounds: {statistics.median(floor_ratios):.2f}x  (rounds: {each})"
+        )
     journal = env.get("CANARY_WEBHOOK_JOURNAL", "true") != "false"
     print(
         f"webhook journal: {'on' if journal else 'off (each webhook committed before its answer)'}; "
@@ -598,6 +611,13 @@ def main() -> int:
         default=0,
         help="Store this many earlier calls before the rounds (a table of production "
         "size: its random-keyed indexes cost more per stored row as it grows).",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="Also run benchmarks/webhook_floor.py in every round: the signature, the "
+        "parameter checks and an encrypted append, nothing stored in a database. Its "
+        "ratio to bare bounds what any design of the service can reach on this machine.",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary database.")
     parser.add_argument(
