@@ -19,15 +19,17 @@ from typing import Any, NamedTuple
 from canary.errors import CanaryError
 
 KINDS = ("call", "sms", "status", "recording", "transcription")
-# Twilio SIDs: two-letter type prefix and 32 hex digits.
+# Twilio SIDs: two-letter type prefix and 32 lower-case hex digits, as Twilio writes
+# them. A SID is the dedupe key, so only that one spelling is taken: another case, or
+# a trailing newline (which ``$`` would let through), would store the same call twice.
 SID = {
-    "account": re.compile(r"^AC[0-9a-fA-F]{32}$"),
-    "call": re.compile(r"^CA[0-9a-fA-F]{32}$"),
-    "message": re.compile(r"^(SM|MM|SL)[0-9a-fA-F]{32}$"),
-    "recording": re.compile(r"^RE[0-9a-fA-F]{32}$"),
-    "transcription": re.compile(r"^TR[0-9a-fA-F]{32}$"),
+    "account": re.compile(r"AC[0-9a-f]{32}"),
+    "call": re.compile(r"CA[0-9a-f]{32}"),
+    "message": re.compile(r"(SM|MM|SL)[0-9a-f]{32}"),
+    "recording": re.compile(r"RE[0-9a-f]{32}"),
+    "transcription": re.compile(r"TR[0-9a-f]{32}"),
 }
-STATUS = re.compile(r"^[a-z-]{2,20}$")
+STATUS = re.compile(r"[a-z_-]{2,24}")  # whole value (``fullmatch``): partially_delivered
 MAX_MEDIA = 10  # Twilio delivers at most 10 media items per MMS
 # SIP headers a forwarding SIP server may use to pass the originally called number
 # (DOMAIN.md: the reliable route for mainland-China numbers). Twilio delivers
@@ -89,9 +91,26 @@ def _sid(params: Mapping[str, Any], kind: str, *names: str, required: bool = Tru
         if required:
             raise BadWebhook(f"missing parameter {names[0]}")
         return ""
-    if not SID[kind].match(value):
+    if not SID[kind].fullmatch(value):
         raise BadWebhook(f"parameter {names[0]} is not a Twilio {kind} SID")
     return value
+
+
+def _valid(value: str) -> str:
+    """``value`` with lone surrogates (which only a JSON body's escapes can make)
+    replaced: a called or calling number is hashed and encrypted as UTF-8 later."""
+    return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+
+
+def _status(value: str) -> str:
+    """A status as Twilio spells one, else "": it is kept in clear in the event's
+    detail, so anything else (the verbatim value stays in the encrypted record) is not."""
+    return value if STATUS.fullmatch(value) else ""
+
+
+def _digits(value: str, max_digits: int) -> bool:
+    # ``isdigit`` alone takes superscripts and other digits ``int`` refuses.
+    return value.isascii() and value.isdigit() and len(value) <= max_digits
 
 
 def safe_text(value: str, limit: int = 10_000) -> str:
@@ -114,18 +133,19 @@ def _timestamp(params: Mapping[str, Any]) -> dt.datetime | None:
         return None
     try:
         value = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        # Dates at the ends of the calendar overflow when moved to UTC.
+        return value.astimezone(dt.UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
         raise BadWebhook("parameter Timestamp is not an RFC 2822 date") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
 
 
 def _duration(params: Mapping[str, Any], name: str) -> int | None:
     raw = _get(params, name)
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 7:
+    if not _digits(raw, 7):
         raise BadWebhook(f"parameter {name} is not a whole number of seconds")
     return int(raw)
 
@@ -138,7 +158,7 @@ def _url(params: Mapping[str, Any], name: str, required: bool) -> str:
         return ""
     if not value.startswith(("https://", "http://")) or len(value) > 2000:
         raise BadWebhook(f"parameter {name} is not an http(s) URL")
-    return value
+    return _valid(value)
 
 
 def _sip_called(params: Mapping[str, Any]) -> str:
@@ -156,10 +176,10 @@ def _sip_called(params: Mapping[str, Any]) -> str:
 
 def _media(params: Mapping[str, Any]) -> tuple[str, ...]:
     raw = _get(params, "NumMedia") or "0"
-    if not raw.isdigit():
+    if not _digits(raw, 6):
         raise BadWebhook("parameter NumMedia is not a number")
     count = min(int(raw), MAX_MEDIA)
-    return tuple(u for u in (_get(params, f"MediaUrl{i}") for i in range(count)) if u)
+    return tuple(_valid(u) for u in (_get(params, f"MediaUrl{i}") for i in range(count)) if u)
 
 
 def read(kind: str, params: Mapping[str, Any]) -> Inbound:
@@ -169,10 +189,10 @@ def read(kind: str, params: Mapping[str, Any]) -> Inbound:
     account = _sid(params, "account", "AccountSid")
     common = {
         "account_sid": account,
-        "to": _get(params, "To", "Called"),
-        "from_": _get(params, "From", "Caller"),
-        "forwarded_from": _get(params, "ForwardedFrom"),
-        "sip_called": _sip_called(params),
+        "to": _valid(_get(params, "To", "Called")),
+        "from_": _valid(_get(params, "From", "Caller")),
+        "forwarded_from": _valid(_get(params, "ForwardedFrom")),
+        "sip_called": _valid(_sip_called(params)),
         "occurred_at": _timestamp(params),
         "params": dict(params),
     }
@@ -180,7 +200,7 @@ def read(kind: str, params: Mapping[str, Any]) -> Inbound:
         sid = _sid(params, "call", "CallSid")
         if not common["to"]:
             raise BadWebhook("missing parameter To (or Called)")
-        return Inbound(kind, sid, "", status=_get(params, "CallStatus")[:20], **common)
+        return Inbound(kind, sid, "", status=_status(_get(params, "CallStatus")), **common)
     if kind == "sms":
         sid = _sid(params, "message", "MessageSid", "SmsSid")
         if not common["to"]:
@@ -197,7 +217,7 @@ def read(kind: str, params: Mapping[str, Any]) -> Inbound:
         call_sid = _sid(params, "call", "CallSid", required=False)
         message_sid = "" if call_sid else _sid(params, "message", "MessageSid", "SmsSid")
         status = _get(params, "CallStatus", "MessageStatus", "SmsStatus")
-        if not STATUS.match(status):
+        if not _status(status):
             raise BadWebhook("missing or garbled parameter CallStatus/MessageStatus")
         parent = call_sid or message_sid
         return Inbound(
@@ -212,7 +232,7 @@ def read(kind: str, params: Mapping[str, Any]) -> Inbound:
     if kind == "recording":
         recording = _sid(params, "recording", "RecordingSid")
         status = _get(params, "RecordingStatus") or "completed"
-        if not STATUS.match(status):
+        if not _status(status):
             raise BadWebhook("garbled parameter RecordingStatus")
         # The <Record action> request and the status callback describe the same
         # recording: one event per recording and status.
@@ -229,15 +249,18 @@ def read(kind: str, params: Mapping[str, Any]) -> Inbound:
         )
     transcription = _sid(params, "transcription", "TranscriptionSid")
     status = _get(params, "TranscriptionStatus") or "completed"
-    if not STATUS.match(status):
+    if not _status(status):
         raise BadWebhook("garbled parameter TranscriptionStatus")
+    # Optional here; kept in clear in the event's detail only when it is a SID.
+    recording = _get(params, "RecordingSid")
+    recording = recording if SID["recording"].fullmatch(recording) else ""
     return Inbound(
         kind,
         transcription,
         call_sid,
         status=status,
         text=safe_text(_get(params, "TranscriptionText")),
-        recording_sid=_get(params, "RecordingSid")[:34],
+        recording_sid=recording,
         recording_url=_url(params, "RecordingUrl", False),
         **common,
     )

@@ -132,6 +132,9 @@ def verify(
     if not signature:
         return Verdict(False, "missing X-Twilio-Signature header")
     algorithm = get_signature_algorithm(settings_header)
+    if algorithm.upper() not in _HASHES:
+        # Header text from anyone: not echoed into the log or the answer.
+        return Verdict(False, "unknown signature algorithm in the signature settings header")
     secret = _secret_for(algorithm, settings_header or "", auth_token, shared_keys or {})
     if not secret:
         return Verdict(False, f"no secret configured for signature scheme {algorithm}")
@@ -140,7 +143,11 @@ def verify(
     if raw_body is not None:
         if not signed_body_hash:
             return Verdict(False, "JSON body without a signed bodySHA256 query parameter")
-        ok = RequestValidator(secret).validate(url, raw_body, signature, algorithm)
+        try:
+            ok = RequestValidator(secret).validate(url, raw_body, signature, algorithm)
+        except UnicodeEncodeError:
+            # The view decodes a JSON body with surrogateescape; Twilio sends UTF-8.
+            return Verdict(False, "JSON body is not valid UTF-8")
     else:
         if signed_body_hash:
             return Verdict(False, "bodySHA256 in the URL but the body is not JSON")

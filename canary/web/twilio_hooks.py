@@ -92,7 +92,7 @@ def _params(form: FormFields | None, json_text: str | None) -> dict:
         return form.flat()
     try:
         data = json.loads(json_text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise BadWebhook("the JSON body does not parse") from None
     if not isinstance(data, dict):
         raise BadWebhook("the JSON body is not an object")

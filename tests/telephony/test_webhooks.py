@@ -556,3 +556,103 @@ def test_concurrent_webhooks_are_each_stored_once(context, add_number):
         thread.join()
     assert errors == []
     assert sorted(e.provider_sid for e in events(context)) == sorted(c["CallSid"] for c in calls)
+
+
+def test_sid_and_status_spellings_that_would_duplicate_a_call_are_refused(
+    client, context, add_number
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    assert signed_post(client, "/twilio/voice", params).status_code == 200
+    sid = params["CallSid"]
+    for other in (sid + "\n", sid.upper().replace("CA", "CA", 1), "CA" + sid[2:].upper()):
+        again = {**params, "CallSid": other}
+        assert signed_post(client, "/twilio/voice", again).status_code == 400, repr(other)
+    status = {**params, "CallStatus": "completed"}
+    assert signed_post(client, "/twilio/status", status).status_code == 200
+    status["CallStatus"] = "completed\n"
+    assert signed_post(client, "/twilio/status", status).status_code == 400
+    # A message status Twilio spells with an underscore is a status.
+    message = simulator.sms_params(TWILIO, MARKETER, "hi", ForwardedFrom=LOCAL)
+    delivered = {**message, "MessageStatus": "partially_delivered"}
+    assert signed_post(client, "/twilio/status", delivered).status_code == 200
+    assert len(events(context, kind="call")) == 1
+    assert len(events(context, kind="status")) == 2
+
+
+def test_numbers_and_dates_python_cannot_convert_are_400s_not_500s(client, context):
+    call = simulator.call_params(TWILIO, MARKETER)
+    sms = simulator.sms_params(TWILIO, MARKETER, "hi")
+    recording = simulator.recording_params(simulator.new_sid("CA"))
+    cases = [
+        ("/twilio/sms", {**sms, "NumMedia": "²"}),
+        ("/twilio/sms", {**sms, "NumMedia": "9" * 5000}),
+        ("/twilio/status", {**call, "CallStatus": "completed", "CallDuration": "¹"}),
+        ("/twilio/recording", {**recording, "RecordingDuration": "³"}),
+        (
+            "/twilio/status",
+            {**call, "CallStatus": "completed", "Timestamp": "Fri, 31 Dec 9999 23:59:59 -1200"},
+        ),
+    ]
+    for path, params in cases:
+        assert signed_post(client, path, params).status_code == 400, params
+    assert events(context) == []
+
+
+def test_json_bodies_that_are_not_utf8_or_nested_too_deep_are_refused_not_500s(client, context):
+    # Not UTF-8: refused at the signature, whatever the signature says.
+    response = client.post(
+        "/twilio/sms?bodySHA256=00",
+        data=b'{"Body": "\xff"}',
+        content_type="application/json",
+        headers={"X-Twilio-Signature": "anything"},
+    )
+    assert response.status_code == 403
+    assert _json_post(client, "[" * 30_000 + "]" * 30_000).status_code == 400
+    assert events(context) == []
+
+
+def test_json_body_with_a_lone_surrogate_in_a_number_is_stored_not_a_500(
+    client, context, add_number
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    params = simulator.sms_params(TWILIO, MARKETER, "hi", ForwardedFrom=LOCAL)
+    for name in ("From", "To", "ForwardedFrom"):
+        one = {**params, "MessageSid": simulator.new_sid("SM")}
+        raw = json.dumps(one).replace(
+            json.dumps(one[name]), json.dumps(one[name])[:-1] + '\\udc80"'
+        )
+        assert _json_post(client, raw).status_code == 200, name
+    assert len(events(context, kind="sms")) == 3
+
+
+def test_the_signature_settings_header_is_not_echoed(client, context, caplog):
+    params = simulator.sms_params(TWILIO, MARKETER, "hi")
+    header = "algorithm=+8613912345678" + "x" * 5000
+    with caplog.at_level(logging.WARNING):
+        response = signed_post(
+            client, "/twilio/sms", params, headers={"X-Twilio-Webhooks-Signature-Settings": header}
+        )
+    assert response.status_code == 403
+    assert MARKETER not in caplog.text and MARKETER not in response.get_data(as_text=True)
+    assert len(response.get_data()) < 200
+
+
+def test_garbled_call_status_and_recording_sid_stay_out_of_the_clear_detail(
+    client, context, add_number
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    call = simulator.call_params(TWILIO, MARKETER, forwarded_from=LOCAL)
+    call["CallStatus"] = MARKETER
+    assert signed_post(client, "/twilio/voice", call).status_code == 200
+    transcription = {
+        "AccountSid": call["AccountSid"],
+        "CallSid": call["CallSid"],
+        "TranscriptionSid": simulator.new_sid("TR"),
+        "TranscriptionStatus": "completed",
+        "TranscriptionText": "hello",
+        "RecordingSid": MARKETER,
+    }
+    assert signed_post(client, "/twilio/transcription", transcription).status_code == 200
+    for event in events(context):
+        assert MARKETER not in json.dumps(event.detail), event.kind
