@@ -39,6 +39,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from canary.context import Context
 from canary.errors import CanaryError
 from canary.security.crypto import KeyMaterialError
@@ -238,9 +240,11 @@ class Journal:
 
     # -- the drainer -----------------------------------------------------------------
     def drain(self) -> int:
-        """Store every record appended so far; returns how many were stored.
+        """Store every record appended so far; returns how many left the queue.
 
         Raises the database's error, keeping the records, when they cannot be stored.
+        A record that fails for any other reason (input no check caught, or a bug) is
+        set aside (``_set_aside``) so that it cannot hold back the records after it.
         """
         stored = 0
         with self._storing:
@@ -249,7 +253,12 @@ class Journal:
                     batch = self._queue[:BATCH_SIZE]
                 if not batch:
                     break
-                intake.store_many(self.ctx, batch)
+                try:
+                    intake.store_many(self.ctx, batch)
+                except SQLAlchemyError:
+                    raise
+                except Exception:
+                    self._store_each(batch)
                 stored += len(batch)
                 with self._lock:
                     del self._queue[: len(batch)]
@@ -258,6 +267,41 @@ class Journal:
                         os.ftruncate(self._fd, 0)
                         self._size = 0
         return stored
+
+    def _store_each(self, batch: list[intake.Accepted]) -> None:
+        """Store ``batch`` one record at a time, setting aside those that fail for a
+        reason other than the database. One stored before the failure is found again
+        as a duplicate (by its SID), so storing it twice is harmless."""
+        for acc in batch:
+            try:
+                intake.store_many(self.ctx, [acc])
+            except SQLAlchemyError:
+                raise
+            except Exception as exc:
+                self._set_aside(acc, exc)
+
+    def _set_aside(self, acc: intake.Accepted, exc: Exception) -> None:
+        """Keep a record that cannot be stored in ``<journal>-set-aside.unstored``
+        (framed and encrypted as in the journal; ``read`` decodes it), flushed to disk
+        before it leaves the queue, and log it by kind and SID (no personal data).
+        If even that fails, the error propagates and the record stays queued."""
+        assert self.path is not None
+        kept = self.path.with_name(self.path.stem + "-set-aside" + UNSTORED)
+        fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            frame = encode(self.ctx, acc)
+            if os.write(fd, frame) != len(frame):
+                raise OSError(f"short write to {kept.name}")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        log.error(
+            "webhook journal: %s %s cannot be stored (%s); set aside in %s",
+            acc.item.kind,
+            acc.item.sid,
+            type(exc).__name__,
+            kept.name,
+        )
 
     def _gather(self) -> None:
         """Wait for more records to store with the first: ``DRAIN_DELAY_SECONDS`` at

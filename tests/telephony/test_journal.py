@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import time
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -406,3 +407,77 @@ def test_journal_records_keep_text_that_is_not_valid_unicode(context, add_number
     again = journal.decode(context, journal.encode(context, acc)[4:])
     assert again.payload == acc.payload and again.item.text == acc.item.text
     assert again.received_at == acc.received_at
+
+
+def test_a_record_that_cannot_be_stored_is_set_aside_not_retried_forever(
+    context, add_number, monkeypatch, caplog
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
+    book = journal.Journal(context, context.settings.journal_path)
+    good, bad, later = accepted_call(context), accepted_call(context), accepted_call(context)
+    for acc in (good, bad, later):
+        book.append(acc)
+    real = intake.store_many
+
+    def fails_on_bad(ctx, batch):  # input no check caught, or a bug: not the database
+        if any(acc is bad for acc in batch):
+            raise UnicodeEncodeError("utf-8", "\udc80", 0, 1, "surrogates not allowed")
+        return real(ctx, batch)
+
+    monkeypatch.setattr(intake, "store_many", fails_on_bad)
+    with caplog.at_level("ERROR", logger="canary.telephony.journal"):
+        assert book.drain() == 3
+    stored = {e.provider_sid for e in events(context, kind="call")}
+    assert stored == {good.item.sid, later.item.sid}
+    assert book.path.stat().st_size == 0  # the queue is empty: the file starts afresh
+    [kept] = context.settings.journal_path.glob("*-set-aside" + journal.UNSTORED)
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
+    # Kept in the journal's framing, for an investigator: it decodes to the record.
+    fd = os.open(kept, os.O_RDONLY)
+    try:
+        [again] = journal.read(context, fd).records
+    finally:
+        os.close(fd)
+    assert again.item.sid == bad.item.sid and again.payload == bad.payload
+    assert bad.item.sid in caplog.text and "set aside" in caplog.text
+    assert CALLER not in caplog.text
+    monkeypatch.undo()
+    book.close()
+    assert journal.recover(context, context.settings.journal_path) == 0  # not adopted
+
+
+def test_a_json_webhook_with_a_lone_surrogate_in_a_number_is_stored_by_the_journal(
+    context, add_number, journal_server
+):
+    import hashlib
+    import http.client
+
+    add_number(LOCAL, forwards_to=TWILIO)
+    server, app = journal_server()
+    params = simulator.sms_params(TWILIO, CALLER, "hi", ForwardedFrom=LOCAL)
+    raw = json.dumps(params).replace(json.dumps(CALLER), '"+86139\\udc80"')
+    path = f"/twilio/sms?bodySHA256={hashlib.sha256(raw.encode()).hexdigest()}"
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    signature = simulator.sign(TOKEN, server.url + path, {})
+    conn.request(
+        "POST",
+        path,
+        raw.encode(),
+        {"Content-Type": "application/json", "X-Twilio-Signature": signature},
+    )
+    assert conn.getresponse().status == 200
+    conn.close()
+    [event] = wait_for(lambda: events(context, kind="sms"))
+    # Webhooks after it are stored too: it did not stop the drainer.
+    later = simulator.sms_params(TWILIO, CALLER, "next", ForwardedFrom=LOCAL)
+    signed = simulator.sign(TOKEN, server.url + "/twilio/sms", later)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request(
+        "POST",
+        "/twilio/sms",
+        urlencode(later).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signed},
+    )
+    assert conn.getresponse().status == 200
+    wait_for(lambda: len(events(context, kind="sms")) == 2)
