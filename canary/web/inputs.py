@@ -45,6 +45,11 @@ def _clean(value: str, what: str) -> str:
         raise CanaryError(f"{what} must not contain NUL characters")
     if len(value) > MAX_TEXT:
         raise CanaryError(f"{what} is longer than {MAX_TEXT} characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape in JSON
+            raise CanaryError(f"{what} is not valid Unicode text") from None
     return value
 
 

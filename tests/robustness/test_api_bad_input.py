@@ -26,7 +26,7 @@ BAD_BODIES = [
 ]
 
 # Values of the wrong type (or unstorable) for any field.
-BAD_VALUES = [None, [1], {"a": {"b": [[[]]]}}, True, 10**30, 1e308, "\x00"]
+BAD_VALUES = [None, [1], {"a": {"b": [[[]]]}}, True, 10**30, 1e308, "\x00", "x\ud800", ["\udc80"]]
 
 FIELDS = [
     "name", "kind", "source", "format", "column_map", "locale", "produced_by", "sheet",
@@ -129,6 +129,8 @@ BAD_FIELDS = [
     ("/api/numbers/cooldown", {"number": "+8613800000001", "days": "7"}, "whole number"),
     ("/api/alerts/destinations", {"name": "d", "url": "http://x", "min_confidence": 7}, "0"),
     ("/api/sources", {"name": "nul\x00name"}, "NUL"),
+    ("/api/sources", {"name": "lone \ud800 surrogate"}, "not valid Unicode"),
+    ("/api/holders", {"name": "h", "receives": ["F\udc80"]}, "not valid Unicode"),
     ("/api/sources", {"name": "x" * 20_000}, "longer than"),
     ("/api/sources", b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
     ("/api/sources", b'{"name": "\xff"}', "UTF-8"),
