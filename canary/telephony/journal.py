@@ -20,6 +20,9 @@ draining it: any process adopts it (``recover``), stores its records (a record s
 before is found as a duplicate, so storing twice is harmless) and deletes it. A record
 that does not decrypt (torn by a power loss) or no longer passes the checks stops
 that: the file is kept as ``*.unstored`` for an investigator and an error is logged.
+A record that decodes but cannot be stored for a reason other than the database is
+set aside in ``*-set-aside.unstored`` (``_store_batch``), by the drainer and by
+recovery alike, so that it never holds back the records after it.
 """
 
 from __future__ import annotations
@@ -154,9 +157,54 @@ def read(ctx: Context, fd: int) -> Reading:
     return Reading(records)
 
 
-def _store_all(ctx: Context, records: list[intake.Accepted]) -> None:
+def _store_all(ctx: Context, records: list[intake.Accepted], path: Path) -> None:
     for start in range(0, len(records), BATCH_SIZE):
-        intake.store_many(ctx, records[start : start + BATCH_SIZE])
+        _store_batch(ctx, records[start : start + BATCH_SIZE], path)
+
+
+def _store_batch(ctx: Context, batch: list[intake.Accepted], path: Path) -> None:
+    """Store ``batch`` (from the journal at ``path``); raises the database's errors.
+
+    A record that fails for any other reason (input no check caught, or a bug) is set
+    aside (``_set_aside``), so that it cannot hold back the records after it: the
+    batch is stored again one record at a time. One stored before the failure is
+    found again as a duplicate (by its SID), so storing it twice is harmless.
+    """
+    try:
+        intake.store_many(ctx, batch)
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        for acc in batch:
+            try:
+                intake.store_many(ctx, [acc])
+            except SQLAlchemyError:
+                raise
+            except Exception as exc:
+                _set_aside(ctx, acc, exc, path)
+
+
+def _set_aside(ctx: Context, acc: intake.Accepted, exc: Exception, path: Path) -> None:
+    """Keep a record that cannot be stored in ``<journal>-set-aside.unstored``
+    (framed and encrypted as in the journal; ``read`` decodes it), flushed to disk
+    before it leaves the queue, and log it by kind and SID (no personal data). If even
+    that fails, the error propagates and the record stays where it was."""
+    kept = path.with_name(path.stem + "-set-aside" + UNSTORED)
+    fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        frame = encode(ctx, acc)
+        if os.write(fd, frame) != len(frame):
+            raise OSError(f"short write to {kept.name}")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    log.error(
+        "webhook journal: %s %s cannot be stored (%s); set aside in %s",
+        acc.item.kind,
+        acc.item.sid,
+        type(exc).__name__,
+        kept.name,
+    )
 
 
 class Journal:
@@ -242,9 +290,8 @@ class Journal:
     def drain(self) -> int:
         """Store every record appended so far; returns how many left the queue.
 
-        Raises the database's error, keeping the records, when they cannot be stored.
-        A record that fails for any other reason (input no check caught, or a bug) is
-        set aside (``_set_aside``) so that it cannot hold back the records after it.
+        Raises the database's error, keeping the records, when they cannot be stored;
+        a record that fails for another reason is set aside (``_store_batch``).
         """
         stored = 0
         with self._storing:
@@ -253,12 +300,8 @@ class Journal:
                     batch = self._queue[:BATCH_SIZE]
                 if not batch:
                     break
-                try:
-                    intake.store_many(self.ctx, batch)
-                except SQLAlchemyError:
-                    raise
-                except Exception:
-                    self._store_each(batch)
+                assert self.path is not None  # a queued record was written to it
+                _store_batch(self.ctx, batch, self.path)
                 stored += len(batch)
                 with self._lock:
                     del self._queue[: len(batch)]
@@ -267,41 +310,6 @@ class Journal:
                         os.ftruncate(self._fd, 0)
                         self._size = 0
         return stored
-
-    def _store_each(self, batch: list[intake.Accepted]) -> None:
-        """Store ``batch`` one record at a time, setting aside those that fail for a
-        reason other than the database. One stored before the failure is found again
-        as a duplicate (by its SID), so storing it twice is harmless."""
-        for acc in batch:
-            try:
-                intake.store_many(self.ctx, [acc])
-            except SQLAlchemyError:
-                raise
-            except Exception as exc:
-                self._set_aside(acc, exc)
-
-    def _set_aside(self, acc: intake.Accepted, exc: Exception) -> None:
-        """Keep a record that cannot be stored in ``<journal>-set-aside.unstored``
-        (framed and encrypted as in the journal; ``read`` decodes it), flushed to disk
-        before it leaves the queue, and log it by kind and SID (no personal data).
-        If even that fails, the error propagates and the record stays queued."""
-        assert self.path is not None
-        kept = self.path.with_name(self.path.stem + "-set-aside" + UNSTORED)
-        fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            frame = encode(self.ctx, acc)
-            if os.write(fd, frame) != len(frame):
-                raise OSError(f"short write to {kept.name}")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        log.error(
-            "webhook journal: %s %s cannot be stored (%s); set aside in %s",
-            acc.item.kind,
-            acc.item.sid,
-            type(exc).__name__,
-            kept.name,
-        )
 
     def _gather(self) -> None:
         """Wait for more records to store with the first: ``DRAIN_DELAY_SECONDS`` at
@@ -389,7 +397,7 @@ def recover(ctx: Context, directory: Path) -> int:
             if not path.exists():
                 continue  # adopted and removed between our open and our lock
             reading = read(ctx, fd)
-            _store_all(ctx, reading.records)
+            _store_all(ctx, reading.records, path)
             stored += len(reading.records)
             if reading.damaged:
                 kept = path.with_suffix(UNSTORED)

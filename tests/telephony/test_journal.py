@@ -481,3 +481,28 @@ def test_a_json_webhook_with_a_lone_surrogate_in_a_number_is_stored_by_the_journ
     )
     assert conn.getresponse().status == 200
     wait_for(lambda: len(events(context, kind="sms")) == 2)
+
+
+def test_recovery_sets_aside_a_record_it_cannot_store_and_stores_the_rest(
+    context, add_number, monkeypatch, caplog
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    folder = context.settings.journal_path
+    folder.mkdir(parents=True, exist_ok=True)
+    good, bad = accepted_call(context), accepted_call(context)
+    left = folder / f"12345-{'ab' * 6}{journal.SUFFIX}"  # a stopped process's journal
+    left.write_bytes(journal.encode(context, good) + journal.encode(context, bad))
+    real = intake.store_many
+
+    def fails_on_bad(ctx, batch):
+        if any(acc.item.sid == bad.item.sid for acc in batch):
+            raise ValueError("no check caught this")
+        return real(ctx, batch)
+
+    monkeypatch.setattr(intake, "store_many", fails_on_bad)
+    with caplog.at_level("ERROR", logger="canary.telephony.journal"):
+        assert journal.recover(context, folder) == 2
+    assert [e.provider_sid for e in events(context, kind="call")] == [good.item.sid]
+    assert not left.exists()
+    [kept] = folder.glob("*-set-aside" + journal.UNSTORED)
+    assert bad.item.sid in caplog.text and kept.name in caplog.text
