@@ -20,9 +20,9 @@ draining it: any process adopts it (``recover``), stores its records (a record s
 before is found as a duplicate, so storing twice is harmless) and deletes it. A record
 that does not decrypt (torn by a power loss) or no longer passes the checks stops
 that: the file is kept as ``*.unstored`` for an investigator and an error is logged.
-A record that decodes but cannot be stored for a reason other than the database is
-set aside in ``*-set-aside.unstored`` (``_store_batch``), by the drainer and by
-recovery alike, so that it never holds back the records after it.
+A record that decodes but fails to store while the records beside it store is set
+aside in ``*-set-aside.unstored`` (``_store_batch``), by the drainer and by recovery
+alike, so that it never holds back the records after it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from canary.context import Context
 from canary.errors import CanaryError
@@ -74,6 +75,11 @@ RETRY_MAX_SECONDS = 30.0
 # interval a request arriving meanwhile waits up to that long for its own process, and
 # the CPU idles if nothing else is ready; a shorter interval hands it over sooner.
 SWITCH_INTERVAL_SECONDS = 0.0005
+
+
+# Errors that say the database cannot be reached now, whatever the records: the
+# drainer keeps them and retries with backoff (``_store_batch``).
+_DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 class JournalUnavailable(CanaryError):
@@ -151,7 +157,15 @@ def read(ctx: Context, fd: int) -> Reading:
             return Reading(records, "truncated record")
         try:
             records.append(decode(ctx, data[start : start + size], legacy=not word & _ROW_READY))
-        except (KeyMaterialError, ValueError, KeyError, TypeError, BadWebhook, struct.error) as exc:
+        except (
+            KeyMaterialError,
+            ValueError,
+            KeyError,
+            TypeError,
+            BadWebhook,
+            struct.error,
+            RecursionError,  # JSON nested deeper than reading it back allows
+        ) as exc:
             return Reading(records, f"record does not decode ({type(exc).__name__})")
         offset = start + size
     return Reading(records)
@@ -163,41 +177,69 @@ def _store_all(ctx: Context, records: list[intake.Accepted], path: Path) -> None
 
 
 def _store_batch(ctx: Context, batch: list[intake.Accepted], path: Path) -> None:
-    """Store ``batch`` (from the journal at ``path``); raises the database's errors.
+    """Store ``batch`` (from the journal at ``path``), or raise and keep all of it.
 
-    A record that fails for any other reason (input no check caught, or a bug) is set
-    aside (``_set_aside``), so that it cannot hold back the records after it: the
-    batch is stored again one record at a time. One stored before the failure is
-    found again as a duplicate (by its SID), so storing it twice is harmless.
+    A lost connection or a locked database is raised at once: the caller keeps the
+    records and retries. After any other failure the records are stored again one at
+    a time. If some then store and others do not, the fault is those records' own
+    (input no check caught, or a bug they trigger): they are set aside
+    (``_set_aside``) so that they cannot hold back the records after them. If none
+    store, nothing tells one record's fault from the service's (a bug, a full disk),
+    so the first error is raised and every record kept; a bad record is set aside
+    once a later one is stored beside it. A record stored before a failure is found
+    again as a duplicate (by its SID), so storing it twice is harmless.
     """
     try:
         intake.store_many(ctx, batch)
-    except SQLAlchemyError:
+        return
+    except _DATABASE_UNAVAILABLE:
         raise
-    except Exception:
-        for acc in batch:
-            try:
-                intake.store_many(ctx, [acc])
-            except SQLAlchemyError:
-                raise
-            except Exception as exc:
-                _set_aside(ctx, acc, exc, path)
+    except Exception as exc:
+        if len(batch) == 1:
+            raise
+        first = exc
+    failed: list[tuple[intake.Accepted, Exception]] = []
+    for acc in batch:
+        try:
+            intake.store_many(ctx, [acc])
+        except _DATABASE_UNAVAILABLE:
+            raise
+        except Exception as exc:
+            failed.append((acc, exc))
+    if len(failed) == len(batch):
+        raise first
+    for acc, exc in failed:
+        _set_aside(ctx, acc, exc, path)
 
 
 def _set_aside(ctx: Context, acc: intake.Accepted, exc: Exception, path: Path) -> None:
     """Keep a record that cannot be stored in ``<journal>-set-aside.unstored``
     (framed and encrypted as in the journal; ``read`` decodes it), flushed to disk
-    before it leaves the queue, and log it by kind and SID (no personal data). If even
-    that fails, the error propagates and the record stays where it was."""
+    with the folder entry before it leaves the queue, and log it by kind and SID (no
+    personal data). If that fails, the file is cut back to its last whole record and
+    the error propagates: the record stays where it was."""
     kept = path.with_name(path.stem + "-set-aside" + UNSTORED)
+    created = not kept.exists()
     fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        frame = encode(ctx, acc)
-        if os.write(fd, frame) != len(frame):
-            raise OSError(f"short write to {kept.name}")
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        try:
+            frame = encode(ctx, acc)
+            if os.write(fd, frame) != len(frame):
+                raise OSError(f"short write to {kept.name}")
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)  # a torn frame would hide every later one
+            raise
     finally:
         os.close(fd)
+    if created:
+        folder = os.open(kept.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
     log.error(
         "webhook journal: %s %s cannot be stored (%s); set aside in %s",
         acc.item.kind,
@@ -397,7 +439,17 @@ def recover(ctx: Context, directory: Path) -> int:
             if not path.exists():
                 continue  # adopted and removed between our open and our lock
             reading = read(ctx, fd)
-            _store_all(ctx, reading.records, path)
+            try:
+                _store_all(ctx, reading.records, path)
+            except _DATABASE_UNAVAILABLE:
+                raise
+            except Exception as exc:  # kept for the next try; the other files go on
+                log.error(
+                    "webhook journal %s: not adopted yet (%s); kept for the next try",
+                    path.name,
+                    type(exc).__name__,
+                )
+                continue
             stored += len(reading.records)
             if reading.damaged:
                 kept = path.with_suffix(UNSTORED)

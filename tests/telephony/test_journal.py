@@ -414,6 +414,7 @@ def test_a_record_that_cannot_be_stored_is_set_aside_not_retried_forever(
 ):
     add_number(LOCAL, forwards_to=TWILIO)
     monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
+    monkeypatch.setattr(journal, "QUIET_SECONDS", 3600)
     book = journal.Journal(context, context.settings.journal_path)
     good, bad, later = accepted_call(context), accepted_call(context), accepted_call(context)
     for acc in (good, bad, later):
@@ -506,3 +507,99 @@ def test_recovery_sets_aside_a_record_it_cannot_store_and_stores_the_rest(
     assert not left.exists()
     [kept] = folder.glob("*-set-aside" + journal.UNSTORED)
     assert bad.item.sid in caplog.text and kept.name in caplog.text
+
+
+def test_when_every_record_fails_none_is_set_aside_and_all_are_stored_later(
+    context, add_number, monkeypatch
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
+    monkeypatch.setattr(journal, "QUIET_SECONDS", 3600)
+    book = journal.Journal(context, context.settings.journal_path)
+    records = [accepted_call(context) for _ in range(3)]
+    for acc in records:
+        book.append(acc)
+    real = intake.store_many
+
+    def service_fault(ctx, batch):  # not one record's fault: a bug, a full disk
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(intake, "store_many", service_fault)
+    with pytest.raises(OSError):
+        book.drain()
+    assert not list(context.settings.journal_path.glob("*" + journal.UNSTORED))
+    monkeypatch.setattr(intake, "store_many", real)
+    assert book.drain() == 3
+    assert {e.provider_sid for e in events(context, kind="call")} == {
+        acc.item.sid for acc in records
+    }
+    book.close()
+
+
+def test_a_bad_record_alone_is_kept_until_a_good_one_is_stored_beside_it(
+    context, add_number, monkeypatch
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
+    monkeypatch.setattr(journal, "QUIET_SECONDS", 3600)
+    book = journal.Journal(context, context.settings.journal_path)
+    bad, good = accepted_call(context), accepted_call(context)
+    real = intake.store_many
+
+    def fails_on_bad(ctx, batch):
+        if any(acc is bad for acc in batch):
+            raise ValueError("no check caught this")
+        return real(ctx, batch)
+
+    monkeypatch.setattr(intake, "store_many", fails_on_bad)
+    book.append(bad)
+    with pytest.raises(ValueError):
+        book.drain()  # alone, its fault cannot be told from the service's: kept
+    assert not list(context.settings.journal_path.glob("*" + journal.UNSTORED))
+    book.append(good)
+    assert book.drain() == 2
+    assert [e.provider_sid for e in events(context, kind="call")] == [good.item.sid]
+    assert len(list(context.settings.journal_path.glob("*-set-aside" + journal.UNSTORED))) == 1
+    monkeypatch.undo()
+    book.close()
+
+
+def test_a_failed_set_aside_keeps_the_record_and_leaves_no_torn_frame(
+    context, add_number, monkeypatch
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
+    monkeypatch.setattr(journal, "QUIET_SECONDS", 3600)
+    book = journal.Journal(context, context.settings.journal_path)
+    good, bad = accepted_call(context), accepted_call(context)
+    book.append(good)
+    book.append(bad)
+    real = intake.store_many
+
+    def fails_on_bad(ctx, batch):
+        if any(acc is bad for acc in batch):
+            raise ValueError("no check caught this")
+        return real(ctx, batch)
+
+    real_fsync = os.fsync
+
+    def disk_error(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(intake, "store_many", fails_on_bad)
+    monkeypatch.setattr(journal.os, "fsync", disk_error)
+    size = book.path.stat().st_size
+    with pytest.raises(OSError):
+        book.drain()
+    assert book.path.stat().st_size == size  # both records are still in the journal
+    [kept] = context.settings.journal_path.glob("*-set-aside" + journal.UNSTORED)
+    assert kept.stat().st_size == 0  # cut back: no torn frame hides later ones
+    monkeypatch.setattr(journal.os, "fsync", real_fsync)
+    assert book.drain() == 2
+    fd = os.open(kept, os.O_RDONLY)
+    try:
+        assert [acc.item.sid for acc in journal.read(context, fd).records] == [bad.item.sid]
+    finally:
+        os.close(fd)
+    monkeypatch.undo()
+    book.close()
