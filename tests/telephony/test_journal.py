@@ -59,6 +59,30 @@ def accepted_call(context, call_sid=None, **extra):
     return intake.accept(context, "call", params, url="http://127.0.0.1:8080/twilio/voice")
 
 
+def store_many_failing_on(bad, error: Exception | None = None):
+    """``intake.store_many`` failing for any batch holding ``bad`` (by SID), as for
+    input no check caught: not the database."""
+    real = intake.store_many
+
+    def store_many(ctx, batch):
+        if any(acc.item.sid == bad.item.sid for acc in batch):
+            raise error or ValueError("no check caught this")
+        return real(ctx, batch)
+
+    return store_many
+
+
+@pytest.fixture
+def hand_drained(context, add_number, monkeypatch):
+    """A journal whose thread never stores by itself: the test drains it by hand."""
+    add_number(LOCAL, forwards_to=TWILIO)
+    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)
+    monkeypatch.setattr(journal, "QUIET_SECONDS", 3600)
+    book = journal.Journal(context, context.settings.journal_path)
+    yield book
+    book.close()
+
+
 def test_journalled_webhooks_are_answered_then_stored_once(context, add_number, journal_server):
     cp_id = add_number(LOCAL, forwards_to=TWILIO)
     us_id = add_number("+14155550199")  # a Twilio number of the pool, called directly
@@ -410,23 +434,14 @@ def test_journal_records_keep_text_that_is_not_valid_unicode(context, add_number
 
 
 def test_a_record_that_cannot_be_stored_is_set_aside_not_retried_forever(
-    context, add_number, monkeypatch, caplog
+    context, hand_drained, monkeypatch, caplog
 ):
-    add_number(LOCAL, forwards_to=TWILIO)
-    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
-    monkeypatch.setattr(journal, "QUIET_SECONDS", 3600)
-    book = journal.Journal(context, context.settings.journal_path)
+    book = hand_drained
     good, bad, later = accepted_call(context), accepted_call(context), accepted_call(context)
     for acc in (good, bad, later):
         book.append(acc)
-    real = intake.store_many
-
-    def fails_on_bad(ctx, batch):  # input no check caught, or a bug: not the database
-        if any(acc is bad for acc in batch):
-            raise UnicodeEncodeError("utf-8", "\udc80", 0, 1, "surrogates not allowed")
-        return real(ctx, batch)
-
-    monkeypatch.setattr(intake, "store_many", fails_on_bad)
+    error = UnicodeEncodeError("utf-8", "\udc80", 0, 1, "surrogates not allowed")
+    monkeypatch.setattr(intake, "store_many", store_many_failing_on(bad, error))
     with caplog.at_level("ERROR", logger="canary.telephony.journal"):
         assert book.drain() == 3
     stored = {e.provider_sid for e in events(context, kind="call")}
@@ -493,14 +508,7 @@ def test_recovery_sets_aside_a_record_it_cannot_store_and_stores_the_rest(
     good, bad = accepted_call(context), accepted_call(context)
     left = folder / f"12345-{'ab' * 6}{journal.SUFFIX}"  # a stopped process's journal
     left.write_bytes(journal.encode(context, good) + journal.encode(context, bad))
-    real = intake.store_many
-
-    def fails_on_bad(ctx, batch):
-        if any(acc.item.sid == bad.item.sid for acc in batch):
-            raise ValueError("no check caught this")
-        return real(ctx, batch)
-
-    monkeypatch.setattr(intake, "store_many", fails_on_bad)
+    monkeypatch.setattr(intake, "store_many", store_many_failing_on(bad))
     with caplog.at_level("ERROR", logger="canary.telephony.journal"):
         assert journal.recover(context, folder) == 2
     assert [e.provider_sid for e in events(context, kind="call")] == [good.item.sid]
@@ -510,12 +518,9 @@ def test_recovery_sets_aside_a_record_it_cannot_store_and_stores_the_rest(
 
 
 def test_when_every_record_fails_none_is_set_aside_and_all_are_stored_later(
-    context, add_number, monkeypatch
+    context, hand_drained, monkeypatch
 ):
-    add_number(LOCAL, forwards_to=TWILIO)
-    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
-    monkeypatch.setattr(journal, "QUIET_SECONDS", 3600)
-    book = journal.Journal(context, context.settings.journal_path)
+    book = hand_drained
     records = [accepted_call(context) for _ in range(3)]
     for acc in records:
         book.append(acc)
@@ -537,21 +542,11 @@ def test_when_every_record_fails_none_is_set_aside_and_all_are_stored_later(
 
 
 def test_a_bad_record_alone_is_kept_until_a_good_one_is_stored_beside_it(
-    context, add_number, monkeypatch
+    context, hand_drained, monkeypatch
 ):
-    add_number(LOCAL, forwards_to=TWILIO)
-    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
-    monkeypatch.setattr(journal, "QUIET_SECONDS", 3600)
-    book = journal.Journal(context, context.settings.journal_path)
+    book = hand_drained
     bad, good = accepted_call(context), accepted_call(context)
-    real = intake.store_many
-
-    def fails_on_bad(ctx, batch):
-        if any(acc is bad for acc in batch):
-            raise ValueError("no check caught this")
-        return real(ctx, batch)
-
-    monkeypatch.setattr(intake, "store_many", fails_on_bad)
+    monkeypatch.setattr(intake, "store_many", store_many_failing_on(bad))
     book.append(bad)
     with pytest.raises(ValueError):
         book.drain()  # alone, its fault cannot be told from the service's: kept
@@ -565,28 +560,18 @@ def test_a_bad_record_alone_is_kept_until_a_good_one_is_stored_beside_it(
 
 
 def test_a_failed_set_aside_keeps_the_record_and_leaves_no_torn_frame(
-    context, add_number, monkeypatch
+    context, hand_drained, monkeypatch
 ):
-    add_number(LOCAL, forwards_to=TWILIO)
-    monkeypatch.setattr(journal, "DRAIN_DELAY_SECONDS", 3600)  # drained by hand below
-    monkeypatch.setattr(journal, "QUIET_SECONDS", 3600)
-    book = journal.Journal(context, context.settings.journal_path)
+    book = hand_drained
     good, bad = accepted_call(context), accepted_call(context)
     book.append(good)
     book.append(bad)
-    real = intake.store_many
-
-    def fails_on_bad(ctx, batch):
-        if any(acc is bad for acc in batch):
-            raise ValueError("no check caught this")
-        return real(ctx, batch)
-
     real_fsync = os.fsync
 
     def disk_error(fd):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(intake, "store_many", fails_on_bad)
+    monkeypatch.setattr(intake, "store_many", store_many_failing_on(bad))
     monkeypatch.setattr(journal.os, "fsync", disk_error)
     size = book.path.stat().st_size
     with pytest.raises(OSError):
