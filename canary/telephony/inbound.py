@@ -96,9 +96,9 @@ def _sid(params: Mapping[str, Any], kind: str, *names: str, required: bool = Tru
     return value
 
 
-def _valid(value: str) -> str:
+def valid_text(value: str) -> str:
     """``value`` with lone surrogates (which only a JSON body's escapes can make)
-    replaced: a called or calling number is hashed and encrypted as UTF-8 later."""
+    replaced, so that it can be encoded as UTF-8 (hashed, encrypted, stored)."""
     return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
 
 
@@ -158,7 +158,7 @@ def _url(params: Mapping[str, Any], name: str, required: bool) -> str:
         return ""
     if not value.startswith(("https://", "http://")) or len(value) > 2000:
         raise BadWebhook(f"parameter {name} is not an http(s) URL")
-    return _valid(value)
+    return valid_text(value)
 
 
 def _sip_called(params: Mapping[str, Any]) -> str:
@@ -179,7 +179,7 @@ def _media(params: Mapping[str, Any]) -> tuple[str, ...]:
     if not _digits(raw, 6):
         raise BadWebhook("parameter NumMedia is not a number")
     count = min(int(raw), MAX_MEDIA)
-    return tuple(_valid(u) for u in (_get(params, f"MediaUrl{i}") for i in range(count)) if u)
+    return tuple(valid_text(u) for u in (_get(params, f"MediaUrl{i}") for i in range(count)) if u)
 
 
 def read(kind: str, params: Mapping[str, Any]) -> Inbound:
@@ -189,10 +189,10 @@ def read(kind: str, params: Mapping[str, Any]) -> Inbound:
     account = _sid(params, "account", "AccountSid")
     common = {
         "account_sid": account,
-        "to": _valid(_get(params, "To", "Called")),
-        "from_": _valid(_get(params, "From", "Caller")),
-        "forwarded_from": _valid(_get(params, "ForwardedFrom")),
-        "sip_called": _valid(_sip_called(params)),
+        "to": valid_text(_get(params, "To", "Called")),
+        "from_": valid_text(_get(params, "From", "Caller")),
+        "forwarded_from": valid_text(_get(params, "ForwardedFrom")),
+        "sip_called": valid_text(_sip_called(params)),
         "occurred_at": _timestamp(params),
         "params": dict(params),
     }

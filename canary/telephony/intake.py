@@ -139,8 +139,7 @@ def _clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
 def _clean(value: Any) -> Any:
     """JSON-safe copy: lone surrogates and other unencodable text replaced."""
     if isinstance(value, str):
-        # ASCII (nearly every Twilio parameter) is always encodable: skip the round trip.
-        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+        return inbound_mod.valid_text(value)
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     if isinstance(value, dict):
