@@ -48,6 +48,7 @@ class Settings:
     webhook_max_bytes: int = 64 * 1024
     webhook_journal: bool = True
     webhook_journal_fsync: bool = False
+    webhook_journal_storer: str = "process"
     speech_to_text: str = ""
     outbox_interval_seconds: int = 10
     poll_interval_seconds: int = 300

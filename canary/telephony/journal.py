@@ -21,7 +21,7 @@ before is found as a duplicate, so storing twice is harmless) and deletes it. A 
 that does not decrypt (torn by a power loss) or no longer passes the checks stops
 that: the file is kept as ``*.unstored`` for an investigator and an error is logged.
 A record that decodes but fails to store while the records beside it store is set
-aside in ``*-set-aside.unstored`` (``_store_batch``), by the drainer and by recovery
+aside in ``*-set-aside.unstored`` (``store_batch``), by the drainer and by recovery
 alike, so that it never holds back the records after it.
 """
 
@@ -39,14 +39,15 @@ import struct
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from canary.context import Context
-from canary.errors import CanaryError
+from canary.errors import CanaryError, ConfigError
 from canary.security.crypto import KeyMaterialError
 from canary.telephony import intake
 from canary.telephony.inbound import BadWebhook
@@ -75,10 +76,21 @@ RETRY_MAX_SECONDS = 30.0
 # interval a request arriving meanwhile waits up to that long for its own process, and
 # the CPU idles if nothing else is ready; a shorter interval hands it over sooner.
 SWITCH_INTERVAL_SECONDS = 0.0005
+# What stores journalled webhooks (``Journal``; setting ``webhook_journal_storer``).
+PROCESS = "process"
+THREAD = "thread"
+STORERS = (PROCESS, THREAD)
+# With a storer process, a web process starts a fresh file once its file is this big:
+# the storer deletes a file only once its writer has let go of it.
+ROTATE_BYTES = 4 * 1024 * 1024
+# Ends the name of a file written for a storer process (before ``SUFFIX``): the storer
+# reads such a file while its writer still appends, and no other (a thread-stored
+# file is emptied by its own process, so only a stopped one's is the storer's to read).
+TAILED = "-tailed"
 
 
 # Errors that say the database cannot be reached now, whatever the records: the
-# drainer keeps them and retries with backoff (``_store_batch``).
+# drainer keeps them and retries with backoff (``store_batch``).
 _DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
@@ -136,27 +148,45 @@ def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepte
 
 @dataclass
 class Reading:
-    """What a journal file holds: the records before any damage, and whether there was."""
+    """What a journal file holds from where reading began: the records before any
+    damage, where each ends, and whether there was damage."""
 
     records: list[intake.Accepted]
     damaged: str = ""  # why reading stopped early ("" when the whole file was read)
+    # Offset just past each record: a storer that stored the first k records goes on
+    # from ends[k - 1].
+    ends: list[int] = field(default_factory=list)
+    start: int = 0
+
+    @property
+    def end(self) -> int:
+        """Offset just past the last record read."""
+        return self.ends[-1] if self.ends else self.start
 
 
-def read(ctx: Context, fd: int) -> Reading:
+def read(ctx: Context, fd: int, start: int = 0, *, live: bool = False) -> Reading:
+    """The records in the file from offset ``start`` (a record boundary).
+
+    ``live``: the file's writer may still be appending, so an incomplete record at
+    the end is one being written, not damage; reading stops before it.
+    """
     with open(fd, "rb", closefd=False) as file:
+        file.seek(start)
         data = file.read()
-    records: list[intake.Accepted] = []
+    reading = Reading([], start=start)
     offset = 0
     while offset < len(data):
         if offset + _LENGTH.size > len(data):
-            return Reading(records, "truncated record length")
+            reading.damaged = "" if live else "truncated record length"
+            return reading
         (word,) = _LENGTH.unpack_from(data, offset)
         size = word & ~_ROW_READY
-        start = offset + _LENGTH.size
-        if start + size > len(data):
-            return Reading(records, "truncated record")
+        begin = offset + _LENGTH.size
+        if begin + size > len(data):
+            reading.damaged = "" if live else "truncated record"
+            return reading
         try:
-            records.append(decode(ctx, data[start : start + size], legacy=not word & _ROW_READY))
+            acc = decode(ctx, data[begin : begin + size], legacy=not word & _ROW_READY)
         except (
             KeyMaterialError,
             ValueError,
@@ -166,17 +196,45 @@ def read(ctx: Context, fd: int) -> Reading:
             struct.error,
             RecursionError,  # JSON nested deeper than reading it back allows
         ) as exc:
-            return Reading(records, f"record does not decode ({type(exc).__name__})")
-        offset = start + size
-    return Reading(records)
+            reading.damaged = f"record does not decode ({type(exc).__name__})"
+            return reading
+        offset = begin + size
+        reading.records.append(acc)
+        reading.ends.append(start + offset)
+    return reading
 
 
-def _store_all(ctx: Context, records: list[intake.Accepted], path: Path) -> None:
+def store_reading(
+    ctx: Context, reading: Reading, path: Path, stored_to: Callable[[int], None] | None = None
+) -> None:
+    """Store a reading's records in batches (``store_batch``); ``stored_to`` is told
+    the offset up to which the file is stored after each batch."""
+    records = reading.records
     for start in range(0, len(records), BATCH_SIZE):
-        _store_batch(ctx, records[start : start + BATCH_SIZE], path)
+        batch = records[start : start + BATCH_SIZE]
+        store_batch(ctx, batch, path)
+        if stored_to is not None:
+            stored_to(reading.ends[start + len(batch) - 1])
 
 
-def _store_batch(ctx: Context, batch: list[intake.Accepted], path: Path) -> None:
+def finish(path: Path, reading: Reading) -> None:
+    """After the last record of a file whose writer stopped is stored: delete it, or,
+    when reading it stopped at damage, keep the rest as ``*.unstored``."""
+    if not reading.damaged:
+        path.unlink()
+        return
+    kept = path.with_suffix(UNSTORED)
+    os.rename(path, kept)
+    log.error(
+        "webhook journal %s: stored up to byte %d, then %s; the rest is kept in %s",
+        path.name,
+        reading.end,
+        reading.damaged,
+        kept.name,
+    )
+
+
+def store_batch(ctx: Context, batch: list[intake.Accepted], path: Path) -> None:
     """Store ``batch`` (from the journal at ``path``), or raise and keep all of it.
 
     A lost connection or a locked database is raised at once: the caller keeps the
@@ -214,17 +272,29 @@ def _store_batch(ctx: Context, batch: list[intake.Accepted], path: Path) -> None
 
 def _set_aside(ctx: Context, acc: intake.Accepted, exc: Exception, path: Path) -> None:
     """Keep a record that cannot be stored in ``<journal>-set-aside.unstored``
-    (framed and encrypted as in the journal; ``read`` decodes it), flushed to disk
-    with the folder entry before it leaves the queue, and log it by kind and SID (no
-    personal data). If that fails, the file is cut back to its last whole record and
-    the error propagates: the record stays where it was."""
+    (framed and encrypted as in the journal; ``read`` decodes it) and log it by kind
+    and SID (no personal data)."""
+    kept = set_aside_frame(path, encode(ctx, acc))
+    log.error(
+        "webhook journal: %s %s cannot be stored (%s); set aside in %s",
+        acc.item.kind,
+        acc.item.sid,
+        type(exc).__name__,
+        kept.name,
+    )
+
+
+def set_aside_frame(path: Path, frame: bytes) -> Path:
+    """Append one framed record to ``<journal>-set-aside.unstored``, flushed to disk
+    with the folder entry before it leaves the journal; returns that file's path. If
+    that fails, the file is cut back to its last whole record and the error
+    propagates: the record stays where it was."""
     kept = path.with_name(path.stem + "-set-aside" + UNSTORED)
     created = not kept.exists()
     fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         size = os.fstat(fd).st_size
         try:
-            frame = encode(ctx, acc)
             if os.write(fd, frame) != len(frame):
                 raise OSError(f"short write to {kept.name}")
             os.fsync(fd)
@@ -240,22 +310,36 @@ def _set_aside(ctx: Context, acc: intake.Accepted, exc: Exception, path: Path) -
             os.fsync(folder)
         finally:
             os.close(folder)
-    log.error(
-        "webhook journal: %s %s cannot be stored (%s); set aside in %s",
-        acc.item.kind,
-        acc.item.sid,
-        type(exc).__name__,
-        kept.name,
-    )
+    return kept
+
+
+def frame_at(fd: int, offset: int) -> bytes:
+    """The whole framed record at ``offset`` (a record boundary), length word included;
+    shorter when the file ends first."""
+    word = os.pread(fd, _LENGTH.size, offset)
+    if len(word) < _LENGTH.size:
+        return word
+    size = _LENGTH.unpack(word)[0] & ~_ROW_READY
+    return word + os.pread(fd, size, offset + _LENGTH.size)
 
 
 class Journal:
-    """One process's journal file and the thread that drains it into the database."""
+    """One process's journal file, and what stores it.
 
-    def __init__(self, ctx: Context, directory: Path, *, fsync: bool = False):
+    ``storer``: ``PROCESS`` (the default in production) leaves storing to one storer
+    process per journal folder (``canary.telephony.storer``), started by whichever
+    web process first finds none running; this process only appends, and starts a
+    fresh file every ``ROTATE_BYTES``. ``THREAD`` stores in a thread of this process
+    from an in-memory queue of what it appended.
+    """
+
+    def __init__(self, ctx: Context, directory: Path, *, fsync: bool = False, storer: str = THREAD):
+        if storer not in STORERS:
+            raise ConfigError(f"webhook_journal_storer must be one of {STORERS}, not {storer!r}")
         self.ctx = ctx
         self.directory = Path(directory)
         self.fsync = fsync
+        self.storer = storer
         self._pid: int | None = None
         self._reset()
 
@@ -271,14 +355,16 @@ class Journal:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch = None
 
     # -- the webhook side ----------------------------------------------------------
     def append(self, acc: intake.Accepted) -> None:
-        """Write one accepted record to the file; the drainer stores it shortly.
+        """Write one accepted record to the file; the storer stores it shortly.
 
         Raises JournalUnavailable, leaving the file as it was, if it cannot be written.
         """
         frame = encode(self.ctx, acc)
+        queued = self.storer == THREAD
         with self._lock:
             self._open()
             try:
@@ -296,20 +382,23 @@ class Journal:
                 ) from exc
             self._size += len(frame)
             self._appended += 1
-            was_idle = not self._queue
-            self._queue.append(acc)
+            was_idle = queued and not self._queue
+            if queued:
+                self._queue.append(acc)
+            elif self._size >= ROTATE_BYTES:
+                self._rotate()
         if was_idle:  # otherwise the drainer is already due to store the queue
             self._wake.set()
+        if self._watch is not None:
+            self._watch.check()
 
-    def _open(self) -> None:
-        """Create this process's file (under the lock) and start its drainer."""
-        if self._pid == os.getpid() and self._fd is not None:
-            return
-        if self._pid is not None and self._pid != os.getpid():
-            self._reset()
+    def _new_file(self) -> tuple[int, Path]:
+        """A fresh journal file of this process, locked."""
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             name = f"{os.getpid()}-{secrets.token_hex(6)}"
+            if self.storer == PROCESS:
+                name += TAILED
             # Locked before it gets the name recovery looks for, so no other process
             # can mistake it for a dead process's journal.
             temporary = self.directory / (name + ".new")
@@ -321,19 +410,44 @@ class Journal:
             raise JournalUnavailable(
                 f"webhook journal not writable ({exc.strerror or exc})"
             ) from exc
+        return fd, path
+
+    def _open(self) -> None:
+        """Create this process's file (under the lock) and start what stores it."""
+        if self._pid == os.getpid() and self._fd is not None:
+            return
+        if self._pid is not None and self._pid != os.getpid():
+            self._reset()
+        fd, path = self._new_file()
         self._fd, self.path, self._size, self._pid = fd, path, 0, os.getpid()
+        atexit.register(self.close)
+        if self.storer == PROCESS:
+            from canary.telephony import storer
+
+            self._watch = storer.Watch(self.ctx, self.directory)
+            return
         if sys.getswitchinterval() > SWITCH_INTERVAL_SECONDS:
             sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         self._thread = threading.Thread(target=self._run, name="webhook-journal", daemon=True)
         self._thread.start()
-        atexit.register(self.close)
+
+    def _rotate(self) -> None:
+        """Go on in a fresh file (under the lock). Closing this one frees its lock: the
+        storer then stores the rest of it and deletes it."""
+        try:
+            fd, path = self._new_file()
+        except JournalUnavailable as exc:
+            log.warning("webhook journal: going on in %s (%s)", self.path.name, exc)
+            return
+        os.close(self._fd)
+        self._fd, self.path, self._size = fd, path, 0
 
     # -- the drainer -----------------------------------------------------------------
     def drain(self) -> int:
         """Store every record appended so far; returns how many left the queue.
 
         Raises the database's error, keeping the records, when they cannot be stored;
-        a record that fails for another reason is set aside (``_store_batch``).
+        a record that fails for another reason is set aside (``store_batch``).
         """
         stored = 0
         with self._storing:
@@ -343,7 +457,7 @@ class Journal:
                 if not batch:
                     break
                 assert self.path is not None  # a queued record was written to it
-                _store_batch(self.ctx, batch, self.path)
+                store_batch(self.ctx, batch, self.path)
                 stored += len(batch)
                 with self._lock:
                     del self._queue[: len(batch)]
@@ -396,6 +510,15 @@ class Journal:
         """
         if self._pid != os.getpid() or self._fd is None:
             return
+        if self.storer == PROCESS:
+            with self._lock:
+                if self._size == 0:
+                    self.path.unlink(missing_ok=True)
+                os.close(self._fd)  # the storer stores the rest and deletes the file
+                self._fd = None
+            if self._watch is not None:
+                self._watch.close(timeout)
+            return
         self._stop.set()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -440,7 +563,7 @@ def recover(ctx: Context, directory: Path) -> int:
                 continue  # adopted and removed between our open and our lock
             reading = read(ctx, fd)
             try:
-                _store_all(ctx, reading.records, path)
+                store_reading(ctx, reading, path)
             except _DATABASE_UNAVAILABLE:
                 raise
             except Exception as exc:  # kept for the next try; the other files go on
@@ -451,24 +574,13 @@ def recover(ctx: Context, directory: Path) -> int:
                 )
                 continue
             stored += len(reading.records)
-            if reading.damaged:
-                kept = path.with_suffix(UNSTORED)
-                os.rename(path, kept)
-                log.error(
-                    "webhook journal %s: %d records stored, then %s; the rest is kept in %s",
+            finish(path, reading)
+            if reading.records and not reading.damaged:
+                log.warning(
+                    "webhook journal %s: adopted %d records a stopped process left",
                     path.name,
                     len(reading.records),
-                    reading.damaged,
-                    kept.name,
                 )
-            else:
-                path.unlink()
-                if reading.records:
-                    log.warning(
-                        "webhook journal %s: adopted %d records a stopped process left",
-                        path.name,
-                        len(reading.records),
-                    )
         finally:
             os.close(fd)
     return stored

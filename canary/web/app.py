@@ -71,7 +71,10 @@ def create_app(
         from canary.telephony.journal import Journal
 
         app.extensions[twilio_hooks.JOURNAL] = Journal(
-            context, context.settings.journal_path, fsync=context.settings.webhook_journal_fsync
+            context,
+            context.settings.journal_path,
+            fsync=context.settings.webhook_journal_fsync,
+            storer=context.settings.webhook_journal_storer,
         )
 
     @app.errorhandler(CanaryError)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from canary.telephony import intake, journal, simulator
+from canary.telephony import storer as storer_mod
 from canary.web import close_app, create_app
 from tests.support.servers import LiveServer
 from tests.telephony.conftest import TOKEN, events
@@ -33,13 +34,16 @@ def wait_for(condition, timeout: float = 10.0):
 
 @pytest.fixture
 def journal_server(context):
-    """The app with the journal on (as in production), served over loopback HTTP."""
+    """The app with the journal on (as in production), served over loopback HTTP;
+    ``start(storer)`` picks what stores it. A storer process is stopped afterwards."""
     server = None
     app = None
 
-    def start():
+    def start(storer: str = journal.THREAD):
         nonlocal server, app
-        context.settings = context.settings.replace(webhook_journal=True)
+        context.settings = context.settings.replace(
+            webhook_journal=True, webhook_journal_storer=storer
+        )
         app = create_app(context=context)
         server = LiveServer(app)
         context.settings = context.settings.replace(public_base_url=server.url)
@@ -50,6 +54,7 @@ def journal_server(context):
     if server is not None:
         server.stop()
         close_app(app)
+    assert storer_mod.stop_running(context.settings.journal_path)
 
 
 def accepted_call(context, call_sid=None, **extra):
@@ -83,10 +88,13 @@ def hand_drained(context, add_number, monkeypatch):
     book.close()
 
 
-def test_journalled_webhooks_are_answered_then_stored_once(context, add_number, journal_server):
+@pytest.mark.parametrize("storer", journal.STORERS)
+def test_journalled_webhooks_are_answered_then_stored_once(
+    context, add_number, journal_server, storer
+):
     cp_id = add_number(LOCAL, forwards_to=TWILIO)
     us_id = add_number("+14155550199")  # a Twilio number of the pool, called directly
-    server, app = journal_server()
+    server, app = journal_server(storer)
     call = simulator.send_call(server.url, TOKEN, TWILIO, CALLER, forwarded_from=LOCAL)
     assert call.status_code == 200 and "<Record" in call.text
     # Each answer greets in its pool number's language, looked up before it is stored.
@@ -105,7 +113,9 @@ def test_journalled_webhooks_are_answered_then_stored_once(context, add_number, 
     sms_event = next(e for e in stored if e.kind == "sms")
     payload = intake.payload_of(context, sms_event)
     assert intake.params_of(payload)["Body"] == "王芳女士您好" and payload["via"] == "webhook"
-    assert list(context.settings.journal_path.glob("*.journal")) == []
+    # A storer process deletes the file once its writer has let go of it.
+    wait_for(lambda: list(context.settings.journal_path.glob("*.journal")) == [])
+    assert len(events(context)) == 3
 
 
 def test_bad_webhooks_are_refused_before_the_journal(context, add_number, journal_server):
@@ -463,14 +473,15 @@ def test_a_record_that_cannot_be_stored_is_set_aside_not_retried_forever(
     assert journal.recover(context, context.settings.journal_path) == 0  # not adopted
 
 
+@pytest.mark.parametrize("storer", journal.STORERS)
 def test_a_json_webhook_with_a_lone_surrogate_in_a_number_is_stored_by_the_journal(
-    context, add_number, journal_server
+    context, add_number, journal_server, storer
 ):
     import hashlib
     import http.client
 
     add_number(LOCAL, forwards_to=TWILIO)
-    server, app = journal_server()
+    server, app = journal_server(storer)
     params = simulator.sms_params(TWILIO, CALLER, "hi", ForwardedFrom=LOCAL)
     raw = json.dumps(params).replace(json.dumps(CALLER), '"+86139\\udc80"')
     path = f"/twilio/sms?bodySHA256={hashlib.sha256(raw.encode()).hexdigest()}"

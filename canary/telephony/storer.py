@@ -1,0 +1,369 @@
+"""The journal storer: one process per journal folder that stores what web processes journal.
+
+With ``webhook_journal_storer = "process"`` a web process only appends each checked
+webhook to its journal file (``canary.telephony.journal``) and answers. Storing it
+(decoding the record, the pool match, the multi-row INSERT and COMMIT) happens here,
+in a process of its own. Storing in a thread of the web process instead made every
+request in that process slower too: the two threads took turns at one interpreter
+lock, and under load that cost each webhook about as much CPU again as the storing
+itself (``docs/telephony.md``).
+
+How it runs, with no extra service to deploy:
+
+- A web process that appends checks, at most once a second, whether a storer holds
+  ``storer.lock`` in the journal folder; if none does, it starts one (``Watch``). The
+  settings go to it over a pipe, never on its command line or in its environment.
+  If it cannot be started, that web process stores in a thread of its own.
+- The storer holds the lock for as long as it runs. Any number of web processes may
+  start one at once: the first to take the lock stays, the others leave.
+- Every ``POLL_SECONDS`` it reads the records added to each ``*.journal`` file since
+  it last looked and stores them in batches (``journal.store_reading``). A record
+  still being written (incomplete at the end of a file its writer holds) waits for
+  the next look.
+- A file whose lock is free has lost its writer (it moved on to a fresh file, or
+  stopped): the storer stores the rest and deletes it, as ``journal.recover`` does.
+- It leaves ``IDLE_EXIT_SECONDS`` after the last journal file is gone, and on SIGTERM
+  after storing what it has read.
+
+Nothing is lost when it stops at any point: records stay in their files, and the next
+storer (or ``journal.recover``) reads them again. A record stored before is found as a
+duplicate by its SID, so storing it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from canary.context import Context
+from canary.telephony import journal
+
+log = logging.getLogger("canary.telephony.storer")
+
+LOCK_NAME = "storer.lock"
+# How long records wait for company: one COMMIT then carries every record that came
+# meanwhile.
+POLL_SECONDS = journal.DRAIN_DELAY_SECONDS
+IDLE_EXIT_SECONDS = 30.0
+# How often a web process checks that a storer runs.
+CHECK_SECONDS = 1.0
+# A storer just started needs this long (imports, database) before it holds the lock.
+START_GRACE_SECONDS = 20.0
+# A web process gives up starting storers after this many that left without taking
+# the lock, and stores in a thread of its own instead.
+MAX_FAILED_STARTS = 3
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class _Tail:
+    """Where the storer is in one journal file."""
+
+    fd: int
+    offset: int = 0
+
+
+def _lock_free(fd: int) -> bool:
+    """Take the exclusive lock on ``fd`` if no one holds it; True if taken."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def running(directory: Path) -> bool:
+    """Whether a storer holds the folder's lock."""
+    try:
+        fd = os.open(Path(directory) / LOCK_NAME, os.O_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # and with it the shared lock, if it was taken
+    return False
+
+
+def pid_of(directory: Path) -> int | None:
+    """The process id of the running storer, if one runs."""
+    if not running(directory):
+        return None
+    try:
+        return int((Path(directory) / LOCK_NAME).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def stop_running(directory: Path, timeout: float = 30.0) -> bool:
+    """Ask the running storer to store what it has read and leave (SIGTERM); True once
+    none runs."""
+    pid = pid_of(directory)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while running(directory):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+class Storer:
+    """Stores the journal files of one folder (``poll``); ``run`` loops until stopped."""
+
+    def __init__(self, ctx: Context, directory: Path):
+        self.ctx = ctx
+        self.directory = Path(directory)
+        self._tails: dict[str, _Tail] = {}
+        self._lock_fd: int | None = None
+
+    def claim(self, attempts: int = 10) -> bool:
+        """Take the folder's storer lock; False if another storer holds it."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        for attempt in range(attempts):
+            if _lock_free(fd):
+                break
+            # A web process checking for a storer holds a shared lock for an instant.
+            if attempt + 1 < attempts:
+                time.sleep(0.05)
+        else:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+        return True
+
+    def poll(self) -> int:
+        """Store what every journal file gained since the last poll; finish and delete
+        files whose writer let go. Returns how many records were stored.
+
+        Raises the database's error (keeping every record not stored yet) when
+        records cannot be stored; the next poll reads them again.
+        """
+        stored = 0
+        names = set()
+        for path in sorted(self.directory.glob("*" + journal.SUFFIX)):
+            names.add(path.name)
+            stored += self._poll_file(path)
+        for name in set(self._tails) - names:  # adopted and deleted by recover()
+            os.close(self._tails.pop(name).fd)
+        return stored
+
+    def _poll_file(self, path: Path) -> int:
+        tail = self._tails.get(path.name)
+        if tail is None:
+            try:
+                tail = self._tails[path.name] = _Tail(os.open(path, os.O_RDONLY))
+            except FileNotFoundError:
+                return 0
+        free = _lock_free(tail.fd)
+        if not free and (
+            not path.stem.endswith(journal.TAILED) or os.fstat(tail.fd).st_size == tail.offset
+        ):
+            return 0  # its writer is alive and stores it itself, or wrote nothing new
+        if free and not path.exists():  # adopted and deleted between our glob and lock
+            os.close(self._tails.pop(path.name).fd)
+            return 0
+        reading = journal.read(self.ctx, tail.fd, tail.offset, live=not free)
+
+        def stored_to(offset: int) -> None:
+            tail.offset = offset
+
+        journal.store_reading(self.ctx, reading, path, stored_to)
+        if free:
+            journal.finish(path, reading)
+            os.close(self._tails.pop(path.name).fd)
+        elif reading.damaged:
+            self._set_aside_undecodable(path, tail, reading.damaged)
+        return len(reading.records)
+
+    def _set_aside_undecodable(self, path: Path, tail: _Tail, why: str) -> None:
+        """A whole record in a file still being written does not decode: keep it, as
+        written, in the set-aside file, and go on past it so that the records its
+        writer appends after it are stored."""
+        frame = journal.frame_at(tail.fd, tail.offset)
+        kept = journal.set_aside_frame(path, frame)
+        tail.offset += len(frame)
+        log.error("webhook journal %s: a record %s; set aside in %s", path.name, why, kept.name)
+
+    def run(self, stop: threading.Event, *, exit_when_idle: bool = True) -> None:
+        """Poll until ``stop`` is set (or, with ``exit_when_idle``, until the folder has
+        held no journal file for ``IDLE_EXIT_SECONDS``), then store what is left."""
+        idle_since = time.monotonic()
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                self.poll()
+                delay = 1.0
+            except Exception as exc:  # the database is down: the records stay in their files
+                log.warning(
+                    "journal storer: records not stored yet (%s); retrying in %.0f s",
+                    type(exc).__name__,
+                    delay,
+                )
+                stop.wait(delay)
+                delay = min(delay * 2, journal.RETRY_MAX_SECONDS)
+                continue
+            if self._tails:
+                idle_since = time.monotonic()
+            elif exit_when_idle and time.monotonic() - idle_since >= IDLE_EXIT_SECONDS:
+                break
+            stop.wait(POLL_SECONDS)
+        try:
+            self.poll()
+        except Exception as exc:
+            log.warning("journal storer: leaving records for the next storer (%s)", exc)
+        self.close()
+
+    def close(self) -> None:
+        for tail in self._tails.values():
+            os.close(tail.fd)
+        self._tails.clear()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # frees the lock for the next storer
+            self._lock_fd = None
+
+
+def spawn(ctx: Context) -> subprocess.Popen:
+    """Start a storer process for ``ctx``'s settings (given over its stdin)."""
+    settings = json.dumps(dataclasses.asdict(ctx.settings)).encode()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "canary.telephony.storer"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        cwd=_PACKAGE_ROOT,
+        # Not in the web server's process group: a Ctrl-C or a signal to the group
+        # would otherwise stop it in the middle of a batch.
+        start_new_session=True,
+    )
+    try:
+        process.stdin.write(settings)
+        process.stdin.close()
+    except OSError:
+        process.kill()
+        process.wait()
+        raise
+    return process
+
+
+class Watch:
+    """A web process's side: makes sure a storer runs for its journal folder."""
+
+    def __init__(self, ctx: Context, directory: Path):
+        self.ctx = ctx
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+        self._next_check = 0.0
+        self._process: subprocess.Popen | None = None
+        self._started_at = 0.0
+        self._failed_starts = 0
+        self.fallback: threading.Thread | None = None
+        self._fallback_stop = threading.Event()
+
+    def check(self) -> None:
+        """At most once per ``CHECK_SECONDS``: start a storer if none runs."""
+        now = time.monotonic()
+        if now < self._next_check or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._next_check = now + CHECK_SECONDS
+            if running(self.directory):
+                self._failed_starts = 0
+                return
+            self._start(now)
+        finally:
+            self._lock.release()
+
+    def _start(self, now: float) -> None:
+        if self.fallback is not None and self.fallback.is_alive():
+            return
+        process = self._process
+        if process is not None:
+            if process.poll() is None and now - self._started_at < START_GRACE_SECONDS:
+                return  # still starting
+            if process.poll() is not None and process.returncode != 0:
+                self._failed_starts += 1
+        if self._failed_starts >= MAX_FAILED_STARTS:
+            self._store_here("storer processes keep failing to start")
+            return
+        try:
+            self._process = spawn(self.ctx)
+        except (OSError, TypeError, ValueError) as exc:
+            self._store_here(f"cannot start a storer process ({type(exc).__name__})")
+            return
+        self._started_at = now
+        log.info("webhook journal: started storer process %d", self._process.pid)
+
+    def _store_here(self, why: str) -> None:
+        """Be the folder's storer in a thread of this process."""
+        storer = Storer(self.ctx, self.directory)
+        if not storer.claim(attempts=1):
+            return
+        log.error("webhook journal: %s; storing in this process", why)
+        self.fallback = threading.Thread(
+            target=storer.run,
+            args=(self._fallback_stop,),
+            kwargs={"exit_when_idle": False},
+            name="journal-storer",
+            daemon=True,
+        )
+        self.fallback.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop storing in this process, if it came to that (after a last poll)."""
+        if self.fallback is not None:
+            self._fallback_stop.set()
+            self.fallback.join(timeout)
+
+
+def main() -> int:
+    """The storer process: settings as JSON on stdin."""
+    import canary.models  # noqa: F401  (every mapper, as in the web process)
+    from canary.context import open_context
+    from canary.settings import Settings
+
+    settings = Settings(**json.loads(sys.stdin.buffer.read()))
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s [storer %(process)d] %(name)s: %(message)s",
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ctx = open_context(settings, upgrade=False)
+    try:
+        storer = Storer(ctx, settings.journal_path)
+        if not storer.claim():
+            return 0  # another storer runs
+        log.info("journal storer: storing %s", settings.journal_path)
+        storer.run(stop)
+    finally:
+        with contextlib.suppress(Exception):
+            ctx.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""The journal storer: one process per journal folder stores what web processes append."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from canary.telephony import intake, journal, storer
+from tests.telephony.conftest import events
+from tests.telephony.test_journal import LOCAL, TWILIO, accepted_call, wait_for
+
+
+@pytest.fixture
+def folder(context, add_number):
+    add_number(LOCAL, forwards_to=TWILIO)
+    return context.settings.journal_path
+
+
+@pytest.fixture
+def writer(context, folder, monkeypatch):
+    """A web process's journal for a storer process, which this test plays by hand."""
+    monkeypatch.setattr(storer.Watch, "check", lambda self: None)
+    book = journal.Journal(context, folder, storer=journal.PROCESS)
+    yield book
+    book.close()
+
+
+def stored_sids(context) -> list[str]:
+    return sorted(e.provider_sid for e in events(context, kind="call"))
+
+
+def test_records_of_a_live_file_are_stored_once_as_they_come(context, folder, writer):
+    the_storer = storer.Storer(context, folder)
+    first = [accepted_call(context) for _ in range(3)]
+    for acc in first:
+        writer.append(acc)
+    assert the_storer.poll() == 3
+    assert the_storer.poll() == 0  # nothing new: nothing read or stored again
+    later = accepted_call(context)
+    writer.append(later)
+    assert the_storer.poll() == 1
+    assert stored_sids(context) == sorted(a.item.sid for a in [*first, later])
+    # The writer still holds its file: it stays until the writer lets go of it.
+    assert writer.path.exists()
+    writer.close()
+    assert the_storer.poll() == 0
+    assert list(folder.glob("*" + journal.SUFFIX)) == []
+
+
+def test_a_record_still_being_written_waits_for_the_next_poll(context, folder, writer):
+    the_storer = storer.Storer(context, folder)
+    writer.append(accepted_call(context))
+    frame = journal.encode(context, accepted_call(context))
+    # The writer's write(2) copied only part of the record so far.
+    with open(writer.path, "ab") as file:
+        file.write(frame[:100])
+    assert the_storer.poll() == 1
+    with open(writer.path, "ab") as file:
+        file.write(frame[100:])
+    assert the_storer.poll() == 1
+    assert len(events(context, kind="call")) == 2
+
+
+def test_a_writer_moves_to_a_fresh_file_and_the_full_one_is_stored_and_deleted(
+    context, folder, writer, monkeypatch
+):
+    monkeypatch.setattr(journal, "ROTATE_BYTES", 2500)  # about two records
+    the_storer = storer.Storer(context, folder)
+    sent = []
+    for i in range(9):
+        sent.append(accepted_call(context))
+        writer.append(sent[-1])
+        if i % 4 == 0:
+            the_storer.poll()
+    the_storer.poll()
+    assert stored_sids(context) == sorted(a.item.sid for a in sent)
+    # Only the file the writer still appends to is left.
+    assert list(folder.glob("*" + journal.SUFFIX)) == [writer.path]
+
+
+def test_a_new_storer_goes_on_where_a_stopped_one_left_without_storing_twice(
+    context, folder, writer
+):
+    first = storer.Storer(context, folder)
+    writer.append(accepted_call(context))
+    assert first.poll() == 1
+    first.close()  # stopped; what it stored is not remembered
+    writer.append(accepted_call(context))
+    second = storer.Storer(context, folder)
+    second.poll()  # reads the file from the start: the first record is a duplicate
+    assert len(events(context, kind="call")) == 2
+
+
+def test_records_wait_in_their_file_while_the_database_is_down(
+    context, folder, writer, monkeypatch
+):
+    the_storer = storer.Storer(context, folder)
+    writer.append(accepted_call(context))
+    real = intake.store_many
+
+    def down(ctx, batch):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(intake, "store_many", down)
+    with pytest.raises(OperationalError):
+        the_storer.poll()
+    writer.close()  # and its writer stops meanwhile: the file is kept
+    with pytest.raises(OperationalError):
+        the_storer.poll()
+    assert len(list(folder.glob("*" + journal.SUFFIX))) == 1
+    monkeypatch.setattr(intake, "store_many", real)
+    assert the_storer.poll() == 1
+    assert len(events(context, kind="call")) == 1
+    assert list(folder.glob("*" + journal.SUFFIX)) == []
+
+
+def test_a_record_that_does_not_decode_is_set_aside_and_later_ones_are_stored(
+    context, folder, writer, caplog
+):
+    the_storer = storer.Storer(context, folder)
+    good = accepted_call(context)
+    writer.append(good)
+    frame = bytearray(journal.encode(context, accepted_call(context)))
+    frame[-5] ^= 0xFF  # a flipped bit in the ciphertext: whole, but does not decrypt
+    with open(writer.path, "ab") as file:
+        file.write(bytes(frame))
+    after = accepted_call(context)
+    writer.append(after)
+    assert the_storer.poll() == 1
+    assert the_storer.poll() == 1  # past the bad record
+    assert stored_sids(context) == sorted([good.item.sid, after.item.sid])
+    [kept] = folder.glob("*-set-aside" + journal.UNSTORED)
+    assert kept.read_bytes() == bytes(frame)
+    assert "does not decode" in caplog.text
+
+
+def test_a_file_a_thread_stores_is_left_to_its_own_process(context, folder):
+    # A process storing in a thread empties its own file; a storer reading it too would
+    # lose its place when the file is cut back.
+    book = journal.Journal(context, folder, storer=journal.THREAD)
+    the_storer = storer.Storer(context, folder)
+    try:
+        book.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 1)
+        for _ in range(3):
+            book.append(accepted_call(context))
+            assert the_storer.poll() == 0
+        wait_for(lambda: len(events(context, kind="call")) == 4)
+    finally:
+        book.close()
+
+
+def test_one_storer_per_folder(context, folder):
+    first, second = storer.Storer(context, folder), storer.Storer(context, folder)
+    assert not storer.running(folder)
+    assert first.claim()
+    try:
+        assert storer.running(folder) and storer.pid_of(folder) == os.getpid()
+        assert not second.claim(attempts=2)
+    finally:
+        first.close()
+    assert not storer.running(folder) and storer.pid_of(folder) is None
+
+
+def test_a_storer_leaves_once_stopped_after_storing_what_is_there(context, folder, writer):
+    the_storer = storer.Storer(context, folder)
+    assert the_storer.claim()
+    stop = threading.Event()
+    thread = threading.Thread(target=the_storer.run, args=(stop,))
+    thread.start()
+    try:
+        writer.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 1)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive() and not storer.running(folder)
+
+
+def test_a_web_process_starts_a_storer_process_when_none_runs(context, folder):
+    book = journal.Journal(context, folder, storer=journal.PROCESS)
+    try:
+        book.append(accepted_call(context))
+        wait_for(lambda: storer.running(folder), timeout=30)
+        assert storer.pid_of(folder) != os.getpid()  # a process of its own
+        wait_for(lambda: len(events(context, kind="call")) == 1, timeout=30)
+        book.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 2)
+    finally:
+        book.close()
+        assert storer.stop_running(folder)
+    assert list(folder.glob("*" + journal.SUFFIX)) == []
+
+
+def test_a_web_process_stores_in_a_thread_when_no_storer_process_can_start(
+    context, folder, monkeypatch, caplog
+):
+    def cannot(ctx):
+        raise OSError("no such executable")
+
+    monkeypatch.setattr(storer, "spawn", cannot)
+    book = journal.Journal(context, folder, storer=journal.PROCESS)
+    try:
+        book.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 1)
+        assert storer.pid_of(folder) == os.getpid()
+        assert "storing in this process" in caplog.text
+    finally:
+        book.close()
