@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from flask import Flask, Response  # noqa: E402
 
 from canary.settings import load_settings  # noqa: E402
-from canary.telephony import twiml  # noqa: E402
+from canary.telephony import storer, twiml  # noqa: E402
 
 AUTH_TOKEN = "benchmark-auth-token"
 ACCOUNT = "AC" + "0" * 32
@@ -293,14 +293,20 @@ def gunicorn(
     raise RuntimeError(f"gunicorn for {app} did not start")
 
 
-def server_cpu(master_pid: int) -> float:
-    """CPU seconds (user + system) used so far by a gunicorn master and its workers."""
+def server_cpu(master_pid: int, journal: Path | None = None) -> float:
+    """CPU seconds (user + system) used so far by a gunicorn master and its workers,
+    and by the journal storer process serving ``journal`` (it runs in a session of
+    its own, outside gunicorn's process tree)."""
+    from canary.telephony import storer
+
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pids = [master_pid]
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
     if children.exists():
         pids += [int(p) for p in children.read_text().split()]
+    if journal is not None and (pid := storer.pid_of(journal)) is not None:
+        pids.append(pid)
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -342,6 +348,8 @@ def run(args) -> int:
     )
     env["CANARY_ATTRIBUTE_IN_WEBHOOK"] = "true" if args.inline_attribution else "false"
     env["CANARY_WEBHOOK_JOURNAL"] = "false" if args.no_journal else "true"
+    env["CANARY_WEBHOOK_JOURNAL_STORER"] = args.journal_storer
+    journal_path = load_settings(environ=env).journal_path
     scratch = None
     if args.database_url:
         scratch = _scratch_database(args.database_url)
@@ -382,20 +390,26 @@ def run(args) -> int:
         results = {}
         for name, app in sides:
             process = gunicorn(app, port, args.workers, env, args.threads)
+            journal = journal_path if name == "canary" else None
             try:
                 fire(port, warm, args.clients)
                 if name == "canary":
-                    stored_calls(counter, sent)  # the warm-up is stored before timing starts
-                cpu_before = server_cpu(process.pid)
+                    # The warm-up is stored before timing starts (and the storer
+                    # process, started by the first webhook, is running).
+                    stored_calls(counter, sent + len(warm))
+                cpu_before = server_cpu(process.pid, journal)
                 seconds, latencies, failures = fire(port, measured, args.clients)
                 if name == "canary":
                     # A journalled webhook is answered before it is in the database:
                     # the clock runs until every one is.
                     sent += len(warm) + len(measured)
                     seconds += stored_calls(counter, sent)
-                cpu = server_cpu(process.pid) - cpu_before
+                cpu = server_cpu(process.pid, journal) - cpu_before
             finally:
                 stop(process)
+                if journal is not None:
+                    # Gone before the next side's round: each canary round starts its own.
+                    storer.stop_running(journal)
             r = results[name] = {
                 "rps": len(measured) / seconds,
                 "p50": pct(latencies, 0.50) * 1000,
@@ -441,9 +455,12 @@ def run(args) -> int:
             f"floor (signature, checks, encrypted append; no match, nothing stored) / bare, "
             f"median of rounds: {statistics.median(floor_ratios):.2f}x  (rounds: {each})"
         )
-    journal = env.get("CANARY_WEBHOOK_JOURNAL", "true") != "false"
+    if args.no_journal:
+        journal_mode = "off (each webhook committed before its answer)"
+    else:
+        journal_mode = f"on, stored by a storer {args.journal_storer}"
     print(
-        f"webhook journal: {'on' if journal else 'off (each webhook committed before its answer)'}; "
+        f"webhook journal: {journal_mode}; "
         f"{recovered} records left in journals by stopped workers and stored afterwards"
     )
     print(
@@ -604,6 +621,13 @@ def main() -> int:
         "--no-journal",
         action="store_true",
         help="webhook_journal=false: commit each webhook before answering it.",
+    )
+    parser.add_argument(
+        "--journal-storer",
+        choices=("process", "thread"),
+        default="process",
+        help="webhook_journal_storer: a storer process per journal folder (the default), "
+        "or a thread in each worker.",
     )
     parser.add_argument(
         "--prefill-events",

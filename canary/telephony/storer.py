@@ -66,6 +66,10 @@ MAX_FAILED_STARTS = 3
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
+class FolderLost(Exception):
+    """The journal folder's lock file is not the one this storer holds any more."""
+
+
 @dataclass
 class _Tail:
     """Where the storer is in one journal file."""
@@ -159,12 +163,27 @@ class Storer:
         """
         stored = 0
         names = set()
+        if not self.owns_folder():
+            raise FolderLost(f"{self.directory} is no longer the folder this storer locked")
         for path in sorted(self.directory.glob("*" + journal.SUFFIX)):
             names.add(path.name)
             stored += self._poll_file(path)
         for name in set(self._tails) - names:  # adopted and deleted by recover()
             os.close(self._tails.pop(name).fd)
         return stored
+
+    def owns_folder(self) -> bool:
+        """Whether the folder's lock file is still the one this storer holds (not
+        deleted, or replaced with the folder): otherwise another storer may serve the
+        folder now, and two would store the same files, each into its own database."""
+        if self._lock_fd is None:
+            return True  # not claimed: polled by hand
+        try:
+            found = os.stat(self.directory / LOCK_NAME)
+        except OSError:
+            return False
+        held = os.fstat(self._lock_fd)
+        return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
 
     def _poll_file(self, path: Path) -> int:
         tail = self._tails.get(path.name)
@@ -212,6 +231,9 @@ class Storer:
             try:
                 self.poll()
                 delay = 1.0
+            except FolderLost as exc:
+                log.warning("journal storer: leaving: %s", exc)
+                break
             except Exception as exc:  # the database is down: the records stay in their files
                 log.warning(
                     "journal storer: records not stored yet (%s); retrying in %.0f s",
@@ -229,7 +251,9 @@ class Storer:
         try:
             self.poll()
         except Exception as exc:
-            log.warning("journal storer: leaving records for the next storer (%s)", exc)
+            log.warning(
+                "journal storer: leaving records for the next storer (%s)", type(exc).__name__
+            )
         self.close()
 
     def close(self) -> None:

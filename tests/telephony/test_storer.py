@@ -210,3 +210,18 @@ def test_a_web_process_stores_in_a_thread_when_no_storer_process_can_start(
         assert "storing in this process" in caplog.text
     finally:
         book.close()
+
+
+def test_a_storer_whose_folder_was_replaced_leaves_without_touching_the_new_one(
+    context, folder, writer
+):
+    import shutil
+
+    the_storer = storer.Storer(context, folder)
+    assert the_storer.claim()
+    shutil.rmtree(folder)  # an operator moved the folder away and made it again
+    writer.append(accepted_call(context))
+    with pytest.raises(storer.FolderLost):
+        the_storer.poll()
+    the_storer.run(threading.Event())  # leaves at once
+    assert events(context) == [] and writer.path.exists()
