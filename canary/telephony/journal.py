@@ -138,8 +138,8 @@ def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepte
     sealed = blob[start + size :]
     kind, sid = fields["kind"], fields["sid"]
     payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
-    via = json.loads(payload)["via"]
-    acc = intake.accepted_again(kind, payload, via, dt.datetime.fromisoformat(fields["at"]))
+    # ``via`` is read from the payload, which the AAD covers, not from the clear header.
+    acc = intake.accepted_again(kind, payload, None, dt.datetime.fromisoformat(fields["at"]))
     if acc.item.sid != sid:
         raise ValueError("the record's SID is not its payload's")
     acc.payload_enc = sealed
