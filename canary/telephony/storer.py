@@ -35,6 +35,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -102,14 +104,43 @@ def running(directory: Path) -> bool:
     return False
 
 
-def pid_of(directory: Path) -> int | None:
-    """The process id of the running storer, if one runs."""
+@functools.cache
+def code_fingerprint() -> str:
+    """Which code this process runs: the interpreter, and the path, size and change
+    time of every module of the package. A storer that outlived a deployment runs
+    other code than the web processes that replaced its starters (``Watch``)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(sys.executable.encode())
+    for path in sorted(root.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Running:
+    """What the running storer wrote in the lock file when it took it."""
+
+    pid: int
+    code: str = ""
+    started: float = 0.0  # time.time()
+
+
+def running_storer(directory: Path) -> Running | None:
+    """The running storer, if one runs."""
     if not running(directory):
         return None
     try:
-        return int((Path(directory) / LOCK_NAME).read_text().strip())
+        pid, code, started = (Path(directory) / LOCK_NAME).read_text().split()
+        return Running(int(pid), code, float(started))
     except (OSError, ValueError):
         return None
+
+
+def pid_of(directory: Path) -> int | None:
+    """The process id of the running storer, if one runs."""
+    found = running_storer(directory)
+    return found.pid if found else None
 
 
 def stop_running(directory: Path, timeout: float = 30.0) -> bool:
@@ -150,7 +181,7 @@ class Storer:
             os.close(fd)
             return False
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.write(fd, f"{os.getpid()} {code_fingerprint()} {time.time():.3f}\n".encode())
         self._lock_fd = fd
         return True
 
@@ -232,8 +263,9 @@ class Storer:
                 self.poll()
                 delay = 1.0
             except FolderLost as exc:
-                log.warning("journal storer: leaving: %s", exc)
-                break
+                log.info("journal storer: leaving: %s", exc)
+                self.close()
+                return
             except Exception as exc:  # the database is down: the records stay in their files
                 log.warning(
                     "journal storer: records not stored yet (%s); retrying in %.0f s",
@@ -298,6 +330,7 @@ class Watch:
     def __init__(self, ctx: Context, directory: Path):
         self.ctx = ctx
         self.directory = Path(directory)
+        self._born = time.time()
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._process: subprocess.Popen | None = None
@@ -313,10 +346,19 @@ class Watch:
             return
         try:
             self._next_check = now + CHECK_SECONDS
-            if running(self.directory):
-                self._failed_starts = 0
+            found = running_storer(self.directory)
+            if found is None:
+                self._start(now)
                 return
-            self._start(now)
+            self._failed_starts = 0
+            if found.code != code_fingerprint() and found.started < self._born:
+                # Started before this process by other code (a deployment since): ask
+                # it to store what it has read and leave; the next check starts ours.
+                # A storer of other code started after this process is left alone, so
+                # the old and new processes of a rolling restart take no turns.
+                log.info("webhook journal: storer %d runs other code; replacing it", found.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(found.pid, signal.SIGTERM)
         finally:
             self._lock.release()
 

@@ -225,3 +225,58 @@ def test_a_storer_whose_folder_was_replaced_leaves_without_touching_the_new_one(
         the_storer.poll()
     the_storer.run(threading.Event())  # leaves at once
     assert events(context) == [] and writer.path.exists()
+
+
+HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, f"{os.getpid()} {sys.argv[2]} {sys.argv[3]}".encode())
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(
+    ("code", "age", "replaced"),
+    [
+        ("0123456789abcdef", 3600, True),  # other code, started before this process
+        ("0123456789abcdef", -3600, False),  # other code, started after: a rolling restart
+        (None, 3600, False),  # this code
+    ],
+)
+def test_a_storer_running_other_code_is_replaced_once_a_newer_process_sees_it(
+    context, folder, monkeypatch, code, age, replaced
+):
+    import subprocess
+    import sys
+    import time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    code = code or storer.code_fingerprint()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            HOLDER,
+            str(folder / storer.LOCK_NAME),
+            code,
+            str(time.time() - age),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        started = []
+        monkeypatch.setattr(storer, "spawn", lambda ctx: started.append(ctx))
+        watch = storer.Watch(context, folder)
+        watch.check()
+        if replaced:
+            assert holder.wait(10) == -15  # SIGTERM
+        else:
+            time.sleep(0.2)
+            assert holder.poll() is None
+        assert started == []  # the next check starts this code's storer, not this one
+    finally:
+        holder.kill()
+        holder.wait()
