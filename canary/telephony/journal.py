@@ -33,6 +33,7 @@ import datetime as dt
 import fcntl
 import json
 import logging
+import marshal
 import os
 import secrets
 import struct
@@ -50,7 +51,7 @@ from canary.context import Context
 from canary.errors import CanaryError, ConfigError
 from canary.security.crypto import KeyMaterialError
 from canary.telephony import intake
-from canary.telephony.inbound import BadWebhook
+from canary.telephony.inbound import BadWebhook, Inbound
 
 log = logging.getLogger("canary.telephony.journal")
 
@@ -100,7 +101,7 @@ class JournalUnavailable(CanaryError):
     http_status = 503
 
 
-def encode(ctx: Context, acc: intake.Accepted) -> bytes:
+def encode(ctx: Context, acc: intake.Accepted, *, fields: bool = False) -> bytes:
     """One framed record: the length word (its top bit set: this layout), then a clear
     header and the payload encrypted exactly as its event row keeps it.
 
@@ -111,19 +112,61 @@ def encode(ctx: Context, acc: intake.Accepted) -> bytes:
     a record whose kind or SID was altered does not decrypt; the time is not covered
     (whoever can write the ``0700`` folder could change it, as they could delete the
     file).
+
+    With ``fields`` (for a storer process, which gets the record only from the file),
+    the checked fields (``Inbound``, without ``params``) are encrypted beside it,
+    under an AAD naming the same kind and SID: the storer need not parse the body and
+    check its parameters again, which was a third of what it spent on a record.
     """
     item = acc.item
-    header = json.dumps(
-        {"kind": item.kind, "at": acc.received_at.isoformat(), "sid": item.sid}
-    ).encode()
-    body = _HEADER_LENGTH.pack(len(header)) + header + intake.sealed(ctx, acc)
+    sealed_fields = b""
+    header = {"kind": item.kind, "at": acc.received_at.isoformat(), "sid": item.sid}
+    if fields:
+        sealed_fields = ctx.keys.encrypt(_fields_of(acc), _fields_aad(item.kind, item.sid))
+        header["fields"] = len(sealed_fields)
+    clear = json.dumps(header).encode()
+    body = _HEADER_LENGTH.pack(len(clear)) + clear + sealed_fields + intake.sealed(ctx, acc)
     return _LENGTH.pack(len(body) | _ROW_READY) + body
+
+
+# Inbound's fields a record carries beside its payload, in this order (``encode``);
+# kind and SID are in the header and the AAD, ``params`` only in the payload.
+_FIELDS = tuple(name for name in Inbound._fields if name not in ("kind", "sid", "params"))
+
+
+def _fields_aad(kind: str, sid: str) -> bytes:
+    return b"journal-fields\x00" + intake.payload_aad(kind, sid)
+
+
+def _fields_of(acc: intake.Accepted) -> bytes:
+    item = acc.item
+    values = [getattr(item, name) for name in _FIELDS]
+    at = _FIELDS.index("occurred_at")
+    values[at] = values[at].isoformat() if values[at] is not None else None
+    # marshal: plain data only (no code runs when it is read), and the cheapest to
+    # write and read; the blob is authenticated, so only this service wrote it.
+    return marshal.dumps((acc.via, *values), 4)
+
+
+def _with_fields(kind: str, sid: str, blob: bytes) -> tuple[str, Inbound]:
+    via, *values = marshal.loads(blob)
+    if len(values) != len(_FIELDS):
+        raise ValueError("journal fields of another layout")
+    item = dict(zip(_FIELDS, values, strict=True))
+    if item["occurred_at"] is not None:
+        item["occurred_at"] = dt.datetime.fromisoformat(item["occurred_at"])
+    item["media_urls"] = tuple(item["media_urls"])
+    return via, Inbound(kind=kind, sid=sid, **item)
 
 
 def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepted:
     """The record ``encode`` framed (``blob``: what follows the length word); with
     ``legacy``, one written before records kept the row's ciphertext (the header and
     payload encrypted together under the journal's own AAD).
+
+    A record with its checked fields is rebuilt from them; one without is read again
+    from its payload (``intake.accepted_again``). Either way the payload is
+    decrypted, so a record whose row would not decrypt is not stored.
 
     Raises KeyMaterialError (does not decrypt), ValueError or BadWebhook.
     """
@@ -134,12 +177,25 @@ def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepte
         return intake.accepted_again(fields["kind"], payload, fields["via"], at)
     (size,) = _HEADER_LENGTH.unpack_from(blob)
     start = _HEADER_LENGTH.size
-    fields = json.loads(blob[start : start + size])
-    sealed = blob[start + size :]
-    kind, sid = fields["kind"], fields["sid"]
-    payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
-    # ``via`` is read from the payload, which the AAD covers, not from the clear header.
-    acc = intake.accepted_again(kind, payload, None, dt.datetime.fromisoformat(fields["at"]))
+    header = json.loads(blob[start : start + size])
+    start += size
+    kind, sid = header["kind"], header["sid"]
+    at = dt.datetime.fromisoformat(header["at"])
+    if "fields" in header:
+        end = start + int(header["fields"])
+        via, item = _with_fields(
+            kind, sid, ctx.keys.decrypt(blob[start:end], _fields_aad(kind, sid))
+        )
+        start = end
+        sealed = blob[start:]
+        acc = intake.Accepted(
+            item, ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid)), via, at
+        )
+    else:
+        sealed = blob[start:]
+        payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
+        # ``via`` is read from the payload, which the AAD covers, not from the header.
+        acc = intake.accepted_again(kind, payload, None, at)
     if acc.item.sid != sid:
         raise ValueError("the record's SID is not its payload's")
     acc.payload_enc = sealed
@@ -194,6 +250,7 @@ def read(ctx: Context, fd: int, start: int = 0, *, live: bool = False) -> Readin
             TypeError,
             BadWebhook,
             struct.error,
+            EOFError,  # fields cut short (marshal)
             RecursionError,  # JSON nested deeper than reading it back allows
         ) as exc:
             reading.damaged = f"record does not decode ({type(exc).__name__})"
@@ -363,8 +420,8 @@ class Journal:
 
         Raises JournalUnavailable, leaving the file as it was, if it cannot be written.
         """
-        frame = encode(self.ctx, acc)
         queued = self.storer == THREAD
+        frame = encode(self.ctx, acc, fields=not queued)
         with self._lock:
             self._open()
             try:

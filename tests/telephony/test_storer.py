@@ -8,6 +8,7 @@ import threading
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from canary.security.crypto import KeyMaterialError
 from canary.telephony import intake, journal, storer
 from tests.telephony.conftest import events
 from tests.telephony.test_journal import LOCAL, TWILIO, accepted_call, wait_for
@@ -280,3 +281,63 @@ def test_a_storer_running_other_code_is_replaced_once_a_newer_process_sees_it(
     finally:
         holder.kill()
         holder.wait()
+
+
+def _records(context):
+    from canary.telephony import simulator
+
+    url = "https://canary.example/twilio/x"
+    call = simulator.call_params(TWILIO, "+8613912345678", forwarded_from=LOCAL)
+    sms = simulator.sms_params(
+        TWILIO, "+8613912345678", "王芳\u0007女士 \ud83d", media_urls=("https://m/1", "https://m/2")
+    )
+    recording = simulator.recording_params(call["CallSid"], duration=31)
+    status = dict(call, CallStatus="completed", CallDuration="42")
+    hidden = simulator.call_params(TWILIO, "anonymous")
+    return [
+        intake.accept(context, "call", call, url=url),
+        intake.accept(context, "sms", sms, url=url),
+        intake.accept(context, "recording", recording, url=url, via="poll"),
+        intake.accept(context, "status", status, url=url),
+        intake.accept(context, "call", hidden, url=url),
+    ]
+
+
+def test_a_record_for_a_storer_carries_its_checked_fields(context):
+    for acc in _records(context):
+        frame = journal.encode(context, acc, fields=True)
+        again = journal.decode(context, frame[4:])
+        # Everything storing uses, as checked in the web process; the verbatim
+        # parameters stay in the payload only.
+        assert again.item == acc.item._replace(params=again.item.params)
+        assert not again.item.params
+        assert (again.payload, again.via, again.received_at) == (
+            acc.payload,
+            acc.via,
+            acc.received_at,
+        )
+        assert frame.endswith(again.payload_enc)
+        # Read again from the payload, as a record without them is: the same fields.
+        plain = journal.decode(context, journal.encode(context, acc)[4:])
+        assert plain.item._replace(params={}) == again.item._replace(params={})
+
+
+def test_fields_moved_to_another_record_do_not_decode(context):
+    import json
+    import struct
+
+    first, second = _records(context)[:2]
+
+    def parts(frame):
+        (size,) = struct.unpack_from(">H", frame, 4)
+        header = json.loads(frame[6 : 6 + size])
+        fields_end = 6 + size + header["fields"]
+        return header, frame[6 + size : fields_end], frame[fields_end:]
+
+    header, _, payload = parts(journal.encode(context, second, fields=True))
+    _, foreign_fields, _ = parts(journal.encode(context, first, fields=True))
+    header["fields"] = len(foreign_fields)
+    clear = json.dumps(header).encode()
+    blob = struct.pack(">H", len(clear)) + clear + foreign_fields + payload
+    with pytest.raises(KeyMaterialError):
+        journal.decode(context, blob)
