@@ -3,10 +3,16 @@
 Committing each webhook in its own transaction makes the commit most of a webhook's
 cost. With ``webhook_journal`` on, the webhook view checks the request as before
 (signature, parameters, account), appends the record to this process's journal file
-(its payload encrypted as its event row will keep it; ``encode``) and answers. A
-drainer thread in the same process stores what has accumulated a moment later with
-one multi-row INSERT and one COMMIT (``intake.store_many``), and empties the file once
-everything in it is stored.
+(its payload encrypted as its event row will keep it; ``encode``) and answers. What
+stores the records, with one multi-row INSERT and one COMMIT per batch
+(``intake.store_many``), is set by ``webhook_journal_storer``:
+
+- ``process`` (the default): one storer process per journal folder
+  (``canary.telephony.storer``), started by the web processes themselves, reads
+  every file as it grows. A web process only appends, and starts a fresh file every
+  ``ROTATE_BYTES``; the storer deletes a file once its writer has let go of it.
+- ``thread``: a drainer thread in each web process stores what that process queued,
+  and empties its file once everything in it is stored.
 
 Durability: a record reaches the file with one write(2) before the answer, so it
 survives the service crashing or being killed, as a commit with SQLite's
@@ -15,13 +21,14 @@ disk and survives a power loss. Either way Twilio keeps its call and message lis
 and the poll job backfills whatever a lost machine took with it.
 
 Each file belongs to one process, which holds an exclusive ``flock`` on it while it
-lives. A ``*.journal`` whose lock is free was left by a process that stopped before
-draining it: any process adopts it (``recover``), stores its records (a record stored
-before is found as a duplicate, so storing twice is harmless) and deletes it. A record
-that does not decrypt (torn by a power loss) or no longer passes the checks stops
-that: the file is kept as ``*.unstored`` for an investigator and an error is logged.
-A record that decodes but fails to store while the records beside it store is set
-aside in ``*-set-aside.unstored`` (``store_batch``), by the drainer and by recovery
+lives. A ``*.journal`` whose lock is free was left by a process that stopped (or, for
+a storer process, moved on to a fresh file): any process adopts it (``recover``, or
+the storer), stores its records (a record stored before is found as a duplicate, so
+storing twice is harmless) and deletes it. A record that does not decrypt (torn by a
+power loss) or no longer passes the checks stops that: the file is kept as
+``*.unstored`` for an investigator and an error is logged. A record that decodes but
+fails to store while the records beside it store is set aside in
+``*-set-aside.unstored`` (``store_batch``), by the drainer, the storer and recovery
 alike, so that it never holds back the records after it.
 """
 
