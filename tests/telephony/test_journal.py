@@ -64,6 +64,11 @@ def accepted_call(context, call_sid=None, **extra):
     return intake.accept(context, "call", params, url="http://127.0.0.1:8080/twilio/voice")
 
 
+def database_down(ctx, batch):
+    """``intake.store_many`` while the database cannot be reached."""
+    raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+
 def store_many_failing_on(bad, error: Exception | None = None):
     """``intake.store_many`` failing for any batch holding ``bad`` (by SID), as for
     input no check caught: not the database."""
@@ -264,10 +269,6 @@ def test_drain_keeps_records_while_the_database_is_down(context, add_number, mon
     book.append(second)
     size = book.path.stat().st_size
     real = intake.store_many
-
-    def database_down(ctx, batch):
-        raise OperationalError("INSERT", {}, Exception("database is locked"))
-
     monkeypatch.setattr(intake, "store_many", database_down)
     with pytest.raises(OperationalError):
         book.drain()

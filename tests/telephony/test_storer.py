@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from canary.security.crypto import KeyMaterialError
 from canary.telephony import intake, journal, storer
 from tests.telephony.conftest import events
-from tests.telephony.test_journal import LOCAL, TWILIO, accepted_call, wait_for
+from tests.telephony.test_journal import LOCAL, TWILIO, accepted_call, database_down, wait_for
 
 
 @pytest.fixture
@@ -101,11 +101,7 @@ def test_records_wait_in_their_file_while_the_database_is_down(
     the_storer = storer.Storer(context, folder)
     writer.append(accepted_call(context))
     real = intake.store_many
-
-    def down(ctx, batch):
-        raise OperationalError("INSERT", {}, Exception("database is locked"))
-
-    monkeypatch.setattr(intake, "store_many", down)
+    monkeypatch.setattr(intake, "store_many", database_down)
     with pytest.raises(OperationalError):
         the_storer.poll()
     writer.close()  # and its writer stops meanwhile: the file is kept
