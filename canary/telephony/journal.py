@@ -99,7 +99,7 @@ TAILED = "-tailed"
 
 # Errors that say the database cannot be reached now, whatever the records: the
 # drainer keeps them and retries with backoff (``store_batch``).
-_DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 class JournalUnavailable(CanaryError):
@@ -188,19 +188,21 @@ def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepte
     start += size
     kind, sid = header["kind"], header["sid"]
     at = dt.datetime.fromisoformat(header["at"])
+    fields = None
     if "fields" in header:
         end = start + int(header["fields"])
-        via, item = _with_fields(
-            kind, sid, ctx.keys.decrypt(blob[start:end], _fields_aad(kind, sid))
-        )
+        fields = ctx.keys.decrypt(blob[start:end], _fields_aad(kind, sid))
         start = end
-        sealed = blob[start:]
-        acc = intake.Accepted(
-            item, ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid)), via, at
-        )
-    else:
-        sealed = blob[start:]
-        payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
+    sealed = blob[start:]
+    payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
+    acc = None
+    if fields is not None:
+        try:
+            via, item = _with_fields(kind, sid, fields)
+            acc = intake.Accepted(item, payload, via, at)
+        except (ValueError, TypeError, EOFError, KeyError):
+            acc = None  # fields of another version of the service: read the payload
+    if acc is None:
         # ``via`` is read from the payload, which the AAD covers, not from the header.
         acc = intake.accepted_again(kind, payload, None, at)
     if acc.item.sid != sid:
@@ -314,7 +316,7 @@ def store_batch(ctx: Context, batch: list[intake.Accepted], path: Path) -> None:
     try:
         intake.store_many(ctx, batch)
         return
-    except _DATABASE_UNAVAILABLE:
+    except DATABASE_UNAVAILABLE:
         raise
     except Exception as exc:
         if len(batch) == 1:
@@ -324,7 +326,7 @@ def store_batch(ctx: Context, batch: list[intake.Accepted], path: Path) -> None:
     for acc in batch:
         try:
             intake.store_many(ctx, [acc])
-        except _DATABASE_UNAVAILABLE:
+        except DATABASE_UNAVAILABLE:
             raise
         except Exception as exc:
             failed.append((acc, exc))
@@ -375,6 +377,14 @@ def set_aside_frame(path: Path, frame: bytes) -> Path:
         finally:
             os.close(folder)
     return kept
+
+
+def whole_frame(frame: bytes) -> bool:
+    """Whether ``frame`` (from ``frame_at``) is a whole record: as long as its length
+    word says, which a record torn by a power loss is not."""
+    if len(frame) < _LENGTH.size:
+        return False
+    return len(frame) == _LENGTH.size + (_LENGTH.unpack_from(frame)[0] & ~_ROW_READY)
 
 
 def frame_at(fd: int, offset: int) -> bytes:
@@ -441,6 +451,11 @@ class Journal:
                 # A partial record would hide every later one from recovery.
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, self._size)
+                if not queued:
+                    # A storer may have read what was cut back (a failed flush): the
+                    # next record must not take its place in a file the storer reads
+                    # by offset.
+                    self._rotate()
                 raise JournalUnavailable(
                     f"webhook journal not writable ({exc.strerror or exc})"
                 ) from exc
@@ -453,8 +468,6 @@ class Journal:
                 self._rotate()
         if was_idle:  # otherwise the drainer is already due to store the queue
             self._wake.set()
-        if self._watch is not None:
-            self._watch.check()
 
     def _new_file(self) -> tuple[int, Path]:
         """A fresh journal file of this process, locked."""
@@ -489,6 +502,8 @@ class Journal:
             from canary.telephony import storer
 
             self._watch = storer.Watch(self.ctx, self.directory)
+            self._watch.check()  # at once for the first record, then every second
+            self._watch.start()
             return
         if sys.getswitchinterval() > SWITCH_INTERVAL_SECONDS:
             sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
@@ -628,7 +643,7 @@ def recover(ctx: Context, directory: Path) -> int:
             reading = read(ctx, fd)
             try:
                 store_reading(ctx, reading, path)
-            except _DATABASE_UNAVAILABLE:
+            except DATABASE_UNAVAILABLE:
                 raise
             except Exception as exc:  # kept for the next try; the other files go on
                 log.error(

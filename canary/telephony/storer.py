@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from canary.context import Context
+from canary.settings import Settings
 from canary.telephony import journal
 
 log = logging.getLogger("canary.telephony.storer")
@@ -78,6 +79,9 @@ class _Tail:
 
     fd: int
     offset: int = 0
+    # Backoff for a file that fails to store on its own (``poll``).
+    delay: float = 1.0
+    retry_at: float = 0.0
 
 
 def _lock_free(fd: int) -> bool:
@@ -198,7 +202,26 @@ class Storer:
             raise FolderLost(f"{self.directory} is no longer the folder this storer locked")
         for path in sorted(self.directory.glob("*" + journal.SUFFIX)):
             names.add(path.name)
-            stored += self._poll_file(path)
+            tail = self._tails.get(path.name)
+            if tail is not None and time.monotonic() < tail.retry_at:
+                continue
+            try:
+                stored += self._poll_file(path)
+            except journal.DATABASE_UNAVAILABLE:
+                raise  # every file would fail alike: the caller backs off
+            except Exception as exc:
+                # This file's fault (a record every retry fails on): the other files
+                # go on, and this one is retried with backoff.
+                tail = self._tails.get(path.name)
+                if tail is not None:
+                    tail.delay = min(tail.delay * 2, journal.RETRY_MAX_SECONDS)
+                    tail.retry_at = time.monotonic() + tail.delay
+                log.error(
+                    "webhook journal %s: not stored yet (%s); retrying it in %.0f s",
+                    path.name,
+                    type(exc).__name__,
+                    tail.delay if tail is not None else 0,
+                )
         for name in set(self._tails) - names:  # adopted and deleted by recover()
             os.close(self._tails.pop(name).fd)
         return stored
@@ -231,27 +254,41 @@ class Storer:
         if free and not path.exists():  # adopted and deleted between our glob and lock
             os.close(self._tails.pop(path.name).fd)
             return 0
-        reading = journal.read(self.ctx, tail.fd, tail.offset, live=not free)
 
         def stored_to(offset: int) -> None:
             tail.offset = offset
 
-        journal.store_reading(self.ctx, reading, path, stored_to)
+        stored = 0
+        while True:
+            reading = journal.read(self.ctx, tail.fd, tail.offset, live=not free)
+            journal.store_reading(self.ctx, reading, path, stored_to)
+            stored += len(reading.records)
+            tail.offset = reading.end
+            if not reading.damaged or not self._set_aside_undecodable(path, tail, reading):
+                break
+        tail.delay, tail.retry_at = 1.0, 0.0
         if free:
             journal.finish(path, reading)
             os.close(self._tails.pop(path.name).fd)
-        elif reading.damaged:
-            self._set_aside_undecodable(path, tail, reading.damaged)
-        return len(reading.records)
+        return stored
 
-    def _set_aside_undecodable(self, path: Path, tail: _Tail, why: str) -> None:
-        """A whole record in a file still being written does not decode: keep it, as
-        written, in the set-aside file, and go on past it so that the records its
-        writer appends after it are stored."""
+    def _set_aside_undecodable(self, path: Path, tail: _Tail, reading: journal.Reading) -> bool:
+        """A whole record that does not decode: keep it, as written, in the set-aside
+        file, and go on past it, so that the records after it are stored. False when
+        the damage is not a whole record (a file cut short by a power loss): the file
+        is then kept as ``*.unstored`` once its writer has let go of it."""
         frame = journal.frame_at(tail.fd, tail.offset)
+        if not journal.whole_frame(frame):
+            return False
         kept = journal.set_aside_frame(path, frame)
         tail.offset += len(frame)
-        log.error("webhook journal %s: a record %s; set aside in %s", path.name, why, kept.name)
+        log.error(
+            "webhook journal %s: %s; set aside in %s",
+            path.name,
+            reading.damaged,
+            kept.name,
+        )
+        return True
 
     def run(self, stop: threading.Event, *, exit_when_idle: bool = True) -> None:
         """Poll until ``stop`` is set (or, with ``exit_when_idle``, until the folder has
@@ -297,19 +334,31 @@ class Storer:
             self._lock_fd = None
 
 
+def absolute(settings: Settings) -> Settings:
+    """``settings`` with every path resolved as this process resolves it (the home
+    folder, the key file, a SQLite database), so that a process started elsewhere
+    serves the same journal folder into the same database."""
+    changes = {"home": str(settings.home_path), "database_url": settings.resolved_database_url}
+    if settings.key_file:
+        changes["key_file"] = str(settings.key_path)
+    return settings.replace(**changes)
+
+
 def spawn(ctx: Context) -> subprocess.Popen:
     """Start a storer process for ``ctx``'s settings (given over its stdin)."""
-    settings = json.dumps(dataclasses.asdict(ctx.settings)).encode()
+    settings = json.dumps(dataclasses.asdict(absolute(ctx.settings))).encode()
     env = dict(os.environ)
+    # After what is there: only a source checkout needs it, and it must not shadow
+    # the standard library.
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p
+        p for p in (env.get("PYTHONPATH", ""), str(_PACKAGE_ROOT)) if p
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "canary.telephony.storer"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         env=env,
-        cwd=_PACKAGE_ROOT,
+        cwd=os.getcwd(),
         # Not in the web server's process group: a Ctrl-C or a signal to the group
         # would otherwise stop it in the middle of a batch.
         start_new_session=True,
@@ -338,6 +387,23 @@ class Watch:
         self._failed_starts = 0
         self.fallback: threading.Thread | None = None
         self._fallback_stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        """Check every ``CHECK_SECONDS`` in a thread of its own, so that a storer that
+        died (or left idle just as a record came) is replaced even if no webhook
+        comes after it; the thread sleeps otherwise."""
+        self._watcher = threading.Thread(target=self._watch, name="storer-watch", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.check()
+            except Exception as exc:  # never let the watch die: log and try again
+                log.error("webhook journal: storer check failed (%s)", type(exc).__name__)
+            self._stop.wait(CHECK_SECONDS)
 
     def check(self) -> None:
         """At most once per ``CHECK_SECONDS``: start a storer if none runs."""
@@ -346,6 +412,8 @@ class Watch:
             return
         try:
             self._next_check = now + CHECK_SECONDS
+            if self._process is not None:
+                self._process.poll()  # reaps one that left (lost the start race, idle)
             found = running_storer(self.directory)
             if found is None:
                 self._start(now)
@@ -398,7 +466,11 @@ class Watch:
         self.fallback.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop storing in this process, if it came to that (after a last poll)."""
+        """Stop watching, and storing in this process if it came to that (after a
+        last poll)."""
+        self._stop.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(timeout)
         if self.fallback is not None:
             self._fallback_stop.set()
             self.fallback.join(timeout)
@@ -408,7 +480,6 @@ def main() -> int:
     """The storer process: settings as JSON on stdin."""
     import canary.models  # noqa: F401  (every mapper, as in the web process)
     from canary.context import open_context
-    from canary.settings import Settings
 
     settings = Settings(**json.loads(sys.stdin.buffer.read()))
     logging.basicConfig(

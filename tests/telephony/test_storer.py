@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 
@@ -126,8 +127,7 @@ def test_a_record_that_does_not_decode_is_set_aside_and_later_ones_are_stored(
         file.write(bytes(frame))
     after = accepted_call(context)
     writer.append(after)
-    assert the_storer.poll() == 1
-    assert the_storer.poll() == 1  # past the bad record
+    assert the_storer.poll() == 2  # the records on both sides of the bad one
     assert stored_sids(context) == sorted([good.item.sid, after.item.sid])
     [kept] = folder.glob("*-set-aside" + journal.UNSTORED)
     assert kept.read_bytes() == bytes(frame)
@@ -337,3 +337,126 @@ def test_fields_moved_to_another_record_do_not_decode(context):
     blob = struct.pack(">H", len(clear)) + clear + foreign_fields + payload
     with pytest.raises(KeyMaterialError):
         journal.decode(context, blob)
+
+
+def test_a_storer_started_from_elsewhere_serves_the_folder_the_web_process_uses(
+    context, folder, tmp_path, monkeypatch
+):
+    # A relative home (the default is "var"), as resolved by the web process's working
+    # folder: the storer process gets the paths resolved, and the same working folder.
+    monkeypatch.chdir(tmp_path)
+    context.settings = context.settings.replace(home="home")
+    assert context.settings.journal_path == folder
+    resolved = storer.absolute(context.settings.replace(key_file="keys/master.key"))
+    assert resolved.home == str(folder.parent) and resolved.key_file == str(
+        tmp_path / "keys" / "master.key"
+    )
+    assert resolved.database_url == context.settings.resolved_database_url
+    book = journal.Journal(context, folder, storer=journal.PROCESS)
+    try:
+        book.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 1, timeout=30)
+    finally:
+        book.close()
+        assert storer.stop_running(folder)
+
+
+def test_a_file_whose_record_cannot_be_stored_holds_back_no_other_file(
+    context, folder, writer, monkeypatch
+):
+    from tests.telephony.test_journal import store_many_failing_on
+
+    bad = accepted_call(context)
+    writer.append(bad)  # alone in its file: nothing tells its fault from the service's
+    other = journal.Journal(context, folder, storer=journal.PROCESS)
+    try:
+        good = [accepted_call(context) for _ in range(3)]
+        for acc in good:
+            other.append(acc)
+        monkeypatch.setattr(intake, "store_many", store_many_failing_on(bad))
+        the_storer = storer.Storer(context, folder)
+        assert the_storer.poll() == 3
+        assert stored_sids(context) == sorted(a.item.sid for a in good)
+        assert the_storer.poll() == 0  # the failing file waits for its retry
+    finally:
+        other.close()
+
+
+def test_a_storer_that_died_is_replaced_without_another_webhook(context, folder):
+    import signal
+
+    book = journal.Journal(context, folder, storer=journal.PROCESS)
+    try:
+        book.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 1, timeout=30)
+        os.kill(storer.pid_of(folder), signal.SIGKILL)
+        wait_for(lambda: not storer.running(folder))
+        book.append(accepted_call(context))  # the last webhook for a while
+        wait_for(lambda: len(events(context, kind="call")) == 2, timeout=30)
+    finally:
+        book.close()
+        assert storer.stop_running(folder)
+
+
+def test_a_record_that_does_not_decode_in_a_finished_file_holds_back_nothing(
+    context, folder, writer
+):
+    writer.append(accepted_call(context))
+    frame = bytearray(journal.encode(context, accepted_call(context), fields=True))
+    frame[-5] ^= 0xFF
+    with open(writer.path, "ab") as file:
+        file.write(bytes(frame))
+    after = accepted_call(context)
+    writer.append(after)
+    writer.close()  # read only once its writer has let go of it
+    assert storer.Storer(context, folder).poll() == 2
+    assert after.item.sid in stored_sids(context)
+    assert list(folder.glob("*" + journal.SUFFIX)) == []
+    assert list(folder.glob("*" + journal.UNSTORED)) == list(folder.glob("*-set-aside*"))
+
+
+def test_fields_written_by_another_version_are_read_from_the_payload_instead(context):
+    import marshal
+
+    acc = _records(context)[1]
+    frame = bytearray(journal.encode(context, acc, fields=True))
+    # The same record with fields of another layout, encrypted as the service does.
+    other = context.keys.encrypt(
+        marshal.dumps(("webhook", "a", "b")), journal._fields_aad(acc.item.kind, acc.item.sid)
+    )
+    plain = journal.encode(context, acc)
+    header_size = int.from_bytes(plain[4:6], "big")
+    header = json.loads(plain[6 : 6 + header_size])
+    header["fields"] = len(other)
+    clear = json.dumps(header).encode()
+    blob = len(clear).to_bytes(2, "big") + clear + other + plain[6 + header_size :]
+    again = journal.decode(context, blob)
+    assert again.item.params  # read again from the payload, not from the fields
+    assert again.item._replace(params={}) == acc.item._replace(params={})
+    assert again.via == acc.via and bytes(frame) != blob
+
+
+def test_a_failed_flush_moves_the_writer_to_a_fresh_file(context, folder, monkeypatch):
+    book = journal.Journal(context, folder, fsync=True, storer=journal.PROCESS)
+    monkeypatch.setattr(storer.Watch, "check", lambda self: None)
+    try:
+        book.append(accepted_call(context))
+        first = book.path
+        the_storer = storer.Storer(context, folder)
+        real = os.fdatasync
+
+        def failing(fd):
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fdatasync", failing)
+        with pytest.raises(journal.JournalUnavailable):
+            book.append(accepted_call(context))
+        monkeypatch.setattr(os, "fdatasync", real)
+        later = accepted_call(context)
+        book.append(later)
+        assert book.path != first
+        the_storer.poll()
+        assert later.item.sid in stored_sids(context)
+        assert len(events(context, kind="call")) == 2  # the refused one was not stored
+    finally:
+        book.close()
