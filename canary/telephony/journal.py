@@ -394,7 +394,9 @@ def frame_at(fd: int, offset: int) -> bytes:
     if len(word) < _LENGTH.size:
         return word
     size = _LENGTH.unpack(word)[0] & ~_ROW_READY
-    return word + os.pread(fd, size, offset + _LENGTH.size)
+    # No more than the file holds: a garbled length word may claim up to 2 GiB.
+    left = os.fstat(fd).st_size - offset - _LENGTH.size
+    return word + os.pread(fd, max(0, min(size, left)), offset + _LENGTH.size)
 
 
 class Journal:

@@ -460,3 +460,18 @@ def test_a_failed_flush_moves_the_writer_to_a_fresh_file(context, folder, monkey
         assert len(events(context, kind="call")) == 2  # the refused one was not stored
     finally:
         book.close()
+
+
+def test_a_garbled_length_word_in_a_finished_file_keeps_the_rest_for_an_investigator(
+    context, folder, writer
+):
+    first = accepted_call(context)
+    writer.append(first)
+    with open(writer.path, "ab") as file:
+        file.write((0x7FFF_FFF0).to_bytes(4, "big") + b"garbage")  # claims ~2 GiB
+    writer.close()
+    assert storer.Storer(context, folder).poll() == 1
+    assert stored_sids(context) == [first.item.sid]
+    assert list(folder.glob("*" + journal.SUFFIX)) == []
+    [kept] = folder.glob("*" + journal.UNSTORED)
+    assert not kept.name.endswith("-set-aside" + journal.UNSTORED)  # the rest, as it was
