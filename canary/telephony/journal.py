@@ -38,6 +38,7 @@ import atexit
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import logging
 import marshal
@@ -137,8 +138,11 @@ def encode(ctx: Context, acc: intake.Accepted, *, fields: bool = False) -> bytes
 
 
 # Inbound's fields a record carries beside its payload, in this order (``encode``);
-# kind and SID are in the header and the AAD, ``params`` only in the payload.
+# kind and SID are in the header and the AAD, ``params`` only in the payload. The
+# layout's name goes with them: fields written by a version of the service with other
+# fields are not read (the payload is, instead).
 _FIELDS = tuple(name for name in Inbound._fields if name not in ("kind", "sid", "params"))
+_LAYOUT = hashlib.sha256(",".join(_FIELDS).encode()).hexdigest()[:12]
 
 
 def _fields_aad(kind: str, sid: str) -> bytes:
@@ -152,12 +156,12 @@ def _fields_of(acc: intake.Accepted) -> bytes:
     values[at] = values[at].isoformat() if values[at] is not None else None
     # marshal: plain data only (no code runs when it is read), and the cheapest to
     # write and read; the blob is authenticated, so only this service wrote it.
-    return marshal.dumps((acc.via, *values), 4)
+    return marshal.dumps((_LAYOUT, acc.via, *values), 4)
 
 
 def _with_fields(kind: str, sid: str, blob: bytes) -> tuple[str, Inbound]:
-    via, *values = marshal.loads(blob)
-    if len(values) != len(_FIELDS):
+    layout, via, *values = marshal.loads(blob)
+    if layout != _LAYOUT or len(values) != len(_FIELDS):
         raise ValueError("journal fields of another layout")
     item = dict(zip(_FIELDS, values, strict=True))
     if item["occurred_at"] is not None:
@@ -384,7 +388,9 @@ def whole_frame(frame: bytes) -> bool:
     word says, which a record torn by a power loss is not."""
     if len(frame) < _LENGTH.size:
         return False
-    return len(frame) == _LENGTH.size + (_LENGTH.unpack_from(frame)[0] & ~_ROW_READY)
+    size = _LENGTH.unpack_from(frame)[0] & ~_ROW_READY
+    # No record is empty: a zero length word is a zero-filled tail (a crash), not one.
+    return size > 0 and len(frame) == _LENGTH.size + size
 
 
 def frame_at(fd: int, offset: int) -> bytes:
@@ -504,8 +510,7 @@ class Journal:
             from canary.telephony import storer
 
             self._watch = storer.Watch(self.ctx, self.directory)
-            self._watch.check()  # at once for the first record, then every second
-            self._watch.start()
+            self._watch.start()  # checks at once, then every second
             return
         if sys.getswitchinterval() > SWITCH_INTERVAL_SECONDS:
             sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)

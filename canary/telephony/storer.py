@@ -48,6 +48,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from canary.context import Context
 from canary.settings import Settings
 from canary.telephony import journal
@@ -169,6 +171,7 @@ class Storer:
         self.ctx = ctx
         self.directory = Path(directory)
         self._tails: dict[str, _Tail] = {}
+        self._unreadable: set[str] = set()
         self._lock_fd: int | None = None
 
     def claim(self, attempts: int = 10) -> bool:
@@ -245,6 +248,11 @@ class Storer:
             try:
                 tail = self._tails[path.name] = _Tail(os.open(path, os.O_RDONLY))
             except FileNotFoundError:
+                return 0
+            except OSError as exc:  # not ours to read (another owner, a loop): say it once
+                if path.name not in self._unreadable:
+                    self._unreadable.add(path.name)
+                    log.error("webhook journal %s: cannot be read (%s)", path.name, exc.strerror)
                 return 0
         free = _lock_free(tail.fd)
         if not free and (
@@ -338,7 +346,13 @@ def absolute(settings: Settings) -> Settings:
     """``settings`` with every path resolved as this process resolves it (the home
     folder, the key file, a SQLite database), so that a process started elsewhere
     serves the same journal folder into the same database."""
-    changes = {"home": str(settings.home_path), "database_url": settings.resolved_database_url}
+    database = make_url(settings.resolved_database_url)
+    if database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:"):
+        database = database.set(database=str(Path(database.database).resolve()))
+    changes = {
+        "home": str(settings.home_path),
+        "database_url": database.render_as_string(hide_password=False),
+    }
     if settings.key_file:
         changes["key_file"] = str(settings.key_path)
     return settings.replace(**changes)
@@ -398,7 +412,7 @@ class Watch:
         self._watcher.start()
 
     def _watch(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.is_set():  # the first check at once: a record is waiting
             try:
                 self.check()
             except Exception as exc:  # never let the watch die: log and try again

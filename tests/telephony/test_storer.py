@@ -420,9 +420,13 @@ def test_fields_written_by_another_version_are_read_from_the_payload_instead(con
 
     acc = _records(context)[1]
     frame = bytearray(journal.encode(context, acc, fields=True))
-    # The same record with fields of another layout, encrypted as the service does.
+    # The same record with fields of another layout (as many of them, in another
+    # order), encrypted as the service does.
+    values = [getattr(acc.item, name) for name in reversed(journal._FIELDS)]
+    values = [v.isoformat() if hasattr(v, "isoformat") else v for v in values]
     other = context.keys.encrypt(
-        marshal.dumps(("webhook", "a", "b")), journal._fields_aad(acc.item.kind, acc.item.sid)
+        marshal.dumps(("another-layout", "webhook", *values)),
+        journal._fields_aad(acc.item.kind, acc.item.sid),
     )
     plain = journal.encode(context, acc)
     header_size = int.from_bytes(plain[4:6], "big")
@@ -475,3 +479,46 @@ def test_a_garbled_length_word_in_a_finished_file_keeps_the_rest_for_an_investig
     assert list(folder.glob("*" + journal.SUFFIX)) == []
     [kept] = folder.glob("*" + journal.UNSTORED)
     assert not kept.name.endswith("-set-aside" + journal.UNSTORED)  # the rest, as it was
+
+
+def test_a_zero_filled_tail_is_kept_whole_for_an_investigator(context, folder, writer):
+    first = accepted_call(context)
+    writer.append(first)
+    size = writer.path.stat().st_size
+    with open(writer.path, "ab") as file:
+        file.write(bytes(4096))  # a size grown without its data, after a crash
+    writer.close()
+    assert storer.Storer(context, folder).poll() == 1
+    assert stored_sids(context) == [first.item.sid]
+    # The file as it was, not 1,024 set-aside "records" of four zero bytes.
+    [kept] = folder.glob("*" + journal.UNSTORED)
+    assert kept.stat().st_size == size + 4096 and "set-aside" not in kept.name
+
+
+def test_a_relative_sqlite_database_is_resolved_for_the_storer(context, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    relative = context.settings.replace(database_url="sqlite:///var/canary.db")
+    assert storer.absolute(relative).database_url == f"sqlite:///{tmp_path}/var/canary.db"
+    elsewhere = "postgresql+psycopg://u:secret@db/canary"
+    assert storer.absolute(relative.replace(database_url=elsewhere)).database_url == elsewhere
+
+
+def test_a_first_check_that_fails_is_tried_again(context, folder, monkeypatch):
+    real = storer.running_storer
+    calls = []
+
+    def flaky(directory):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(24, "Too many open files")
+        return real(directory)
+
+    started = []
+    monkeypatch.setattr(storer, "running_storer", flaky)
+    monkeypatch.setattr(storer, "spawn", lambda ctx: started.append(ctx))
+    book = journal.Journal(context, folder, storer=journal.PROCESS)
+    try:
+        book.append(accepted_call(context))  # answered: the check is not on its path
+        wait_for(lambda: started, timeout=10)
+    finally:
+        book.close()
