@@ -297,8 +297,6 @@ def server_cpu(master_pid: int, journal: Path | None = None) -> float:
     """CPU seconds (user + system) used so far by a gunicorn master and its workers,
     and by the journal storer process serving ``journal`` (it runs in a session of
     its own, outside gunicorn's process tree)."""
-    from canary.telephony import storer
-
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pids = [master_pid]
