@@ -67,9 +67,9 @@ SUFFIX = ".journal"
 UNSTORED = ".unstored"
 _AAD = b"webhook-journal"
 _LENGTH = struct.Struct(">I")
-# Set in the length word of a record that keeps its event row's ciphertext (``encode``);
-# clear in records written before (``decode(legacy=True)``). No record comes near 2 GiB.
-_ROW_READY = 0x8000_0000
+# Set in the length word of a record with a clear header (``encode``); clear in records
+# written before headers (``decode(legacy=True)``). No record comes near 2 GiB.
+_HEADED = 0x8000_0000
 _HEADER_LENGTH = struct.Struct(">H")
 # Records wait up to this long for company before the drainer stores them: under load
 # one COMMIT then carries dozens of webhooks.
@@ -110,74 +110,81 @@ class JournalUnavailable(CanaryError):
 
 
 def encode(ctx: Context, acc: intake.Accepted, *, fields: bool = False) -> bytes:
-    """One framed record: the length word (its top bit set: this layout), then a clear
-    header and the payload encrypted exactly as its event row keeps it.
+    """One framed record: the length word (its top bit set: a record with a header),
+    the header's length, a clear header, then what the header's tag says.
 
-    The header holds the kind, the time received and the SID: no personal data
-    (``via`` is read back from the payload, which holds it). The row's ciphertext
-    (``intake.sealed``) is made here, once: the drainer stores it as it is instead of
-    encrypting the payload a second time. Its AAD names the provider, kind and SID, so
-    a record whose kind or SID was altered does not decrypt; the time is not covered
-    (whoever can write the ``0700`` folder could change it, as they could delete the
-    file).
+    The header names the record's layout, kind, SID and time received: no personal
+    data. Two layouts:
 
-    With ``fields`` (for a storer process, which gets the record only from the file),
-    the checked fields (``Inbound``, without ``params``) are encrypted beside it,
-    under an AAD naming the same kind and SID: the storer need not parse the body and
-    check its parameters again, which was a third of what it spent on a record.
+    - ``ROW`` (``fields`` false; the drainer thread, and records set aside): the
+      payload encrypted exactly as its event row keeps it (``intake.sealed``), made
+      here once, so the drainer stores it as it is. Its AAD names the provider, kind
+      and SID, so a record whose kind or SID was altered does not decrypt; the time is
+      not covered (whoever can write the ``0700`` folder could change it, as they
+      could delete the file).
+    - ``CHECKED`` (``fields`` true; for a storer process, which gets the record only
+      from the file): the checked fields (``Inbound`` without ``params``), ``via`` and
+      the payload, marshalled and encrypted once, under an AAD that is the whole
+      header. The storer need not parse the body and check its parameters again
+      (a third of what it spent on a record), and the web process encrypts once; the
+      storer encrypts the payload for its row.
     """
     item = acc.item
-    sealed_fields = b""
-    header = {"kind": item.kind, "at": acc.received_at.isoformat(), "sid": item.sid}
-    if fields:
-        sealed_fields = ctx.keys.encrypt(_fields_of(acc), _fields_aad(item.kind, item.sid))
-        header["fields"] = len(sealed_fields)
-    clear = json.dumps(header).encode()
-    body = _HEADER_LENGTH.pack(len(clear)) + clear + sealed_fields + intake.sealed(ctx, acc)
-    return _LENGTH.pack(len(body) | _ROW_READY) + body
-
-
-# Inbound's fields a record carries beside its payload, in this order (``encode``);
-# kind and SID are in the header and the AAD, ``params`` only in the payload. The
-# layout's name goes with them: fields written by a version of the service with other
-# fields are not read (the payload is, instead).
-_FIELDS = tuple(name for name in Inbound._fields if name not in ("kind", "sid", "params"))
-_LAYOUT = hashlib.sha256(",".join(_FIELDS).encode()).hexdigest()[:12]
-
-
-def _fields_aad(kind: str, sid: str) -> bytes:
-    return b"journal-fields\x00" + intake.payload_aad(kind, sid)
-
-
-def _fields_of(acc: intake.Accepted) -> bytes:
-    item = acc.item
-    values = [getattr(item, name) for name in _FIELDS]
-    at = _FIELDS.index("occurred_at")
-    values[at] = values[at].isoformat() if values[at] is not None else None
+    if not fields:
+        header = _header(_ROW, item.kind, item.sid, acc.received_at)
+        return _frame(header, intake.sealed(ctx, acc))
+    values = item[_FIRST_FIELD:_END_FIELDS]
+    if values[_AT] is not None:
+        values = (*values[:_AT], values[_AT].isoformat(), *values[_AT + 1 :])
     # marshal: plain data only (no code runs when it is read), and the cheapest to
     # write and read; the blob is authenticated, so only this service wrote it.
-    return marshal.dumps((_LAYOUT, acc.via, *values), 4)
+    content = marshal.dumps((_LAYOUT, acc.via, acc.payload, *values), 4)
+    header = _header(_CHECKED, item.kind, item.sid, acc.received_at)
+    return _frame(header, ctx.keys.encrypt(content, _AAD_CHECKED + header))
 
 
-def _with_fields(kind: str, sid: str, blob: bytes) -> tuple[str, Inbound]:
-    layout, via, *values = marshal.loads(blob)
+def _header(layout: bytes, kind: str, sid: str, at: dt.datetime) -> bytes:
+    # Kind and SID were checked (letters, digits, ":" and "-"): never the separator.
+    return b"\0".join((layout, kind.encode(), sid.encode(), at.isoformat().encode()))
+
+
+def _frame(header: bytes, sealed: bytes) -> bytes:
+    size = _HEADER_LENGTH.size + len(header) + len(sealed)
+    return _LENGTH.pack(size | _HEADED) + _HEADER_LENGTH.pack(len(header)) + header + sealed
+
+
+# Inbound's fields a CHECKED record carries, in this order (``encode``); kind and SID
+# are in the header, ``params`` only in the payload. The layout's name goes with them:
+# fields written by a version of the service with other fields are not read (the
+# payload is, instead).
+_FIELDS = Inbound._fields[2:-1]  # Inbound starts with kind and SID, ends with params
+_FIRST_FIELD, _END_FIELDS = 2, len(Inbound._fields) - 1
+_AT = _FIELDS.index("occurred_at")
+_LAYOUT = hashlib.sha256(("checked:via,payload," + ",".join(_FIELDS)).encode()).hexdigest()[:12]
+# Header tags (``encode``). A header written before them is JSON and starts with "{".
+_ROW = b"R"
+_CHECKED = b"C"
+_AAD_CHECKED = b"webhook-journal-checked\x00"
+
+
+def _checked(kind: str, sid: str, at: dt.datetime, content: bytes) -> intake.Accepted:
+    layout, via, payload, *values = marshal.loads(content)
     if layout != _LAYOUT or len(values) != len(_FIELDS):
-        raise ValueError("journal fields of another layout")
-    item = dict(zip(_FIELDS, values, strict=True))
-    if item["occurred_at"] is not None:
-        item["occurred_at"] = dt.datetime.fromisoformat(item["occurred_at"])
-    item["media_urls"] = tuple(item["media_urls"])
-    return via, Inbound(kind=kind, sid=sid, **item)
+        # Written by a version of the service with other fields: read the payload.
+        return intake.accepted_again(kind, payload, None, at)
+    if values[_AT] is not None:
+        values[_AT] = dt.datetime.fromisoformat(values[_AT])
+    return intake.Accepted(Inbound(kind, sid, *values), payload, via, at)
 
 
 def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepted:
     """The record ``encode`` framed (``blob``: what follows the length word); with
-    ``legacy``, one written before records kept the row's ciphertext (the header and
-    payload encrypted together under the journal's own AAD).
+    ``legacy``, one written before records had a header (the header and payload
+    encrypted together under the journal's own AAD).
 
-    A record with its checked fields is rebuilt from them; one without is read again
-    from its payload (``intake.accepted_again``). Either way the payload is
-    decrypted, so a record whose row would not decrypt is not stored.
+    The payload is decrypted whatever the layout, so a record whose row would not
+    decrypt is not stored. Records written by earlier versions of the service (a
+    JSON header) are read as they wrote them: a rolling restart leaves some.
 
     Raises KeyMaterialError (does not decrypt), ValueError or BadWebhook.
     """
@@ -188,31 +195,63 @@ def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepte
         return intake.accepted_again(fields["kind"], payload, fields["via"], at)
     (size,) = _HEADER_LENGTH.unpack_from(blob)
     start = _HEADER_LENGTH.size
-    header = json.loads(blob[start : start + size])
-    start += size
-    kind, sid = header["kind"], header["sid"]
-    at = dt.datetime.fromisoformat(header["at"])
-    fields = None
-    if "fields" in header:
-        end = start + int(header["fields"])
-        fields = ctx.keys.decrypt(blob[start:end], _fields_aad(kind, sid))
-        start = end
-    sealed = blob[start:]
-    payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
-    acc = None
-    if fields is not None:
-        try:
-            via, item = _with_fields(kind, sid, fields)
-            acc = intake.Accepted(item, payload, via, at)
-        except (ValueError, TypeError, EOFError, KeyError):
-            acc = None  # fields of another version of the service: read the payload
-    if acc is None:
-        # ``via`` is read from the payload, which the AAD covers, not from the header.
-        acc = intake.accepted_again(kind, payload, None, at)
+    header, rest = blob[start : start + size], blob[start + size :]
+    if header[:1] == b"{":
+        acc, sid = _decode_json_header(ctx, header, rest)
+    else:
+        layout, kind, sid, at = header.split(b"\0")
+        kind, sid = kind.decode(), sid.decode()
+        received_at = dt.datetime.fromisoformat(at.decode())
+        if layout == _CHECKED:
+            content = ctx.keys.decrypt(rest, _AAD_CHECKED + header)
+            acc = _checked(kind, sid, received_at, content)
+        elif layout == _ROW:
+            payload = ctx.keys.decrypt(rest, intake.payload_aad(kind, sid))
+            # ``via`` is read from the payload, which the AAD covers.
+            acc = intake.accepted_again(kind, payload, None, received_at)
+            acc.payload_enc = rest
+        else:
+            raise ValueError("journal record of an unknown layout")
     if acc.item.sid != sid:
         raise ValueError("the record's SID is not its payload's")
-    acc.payload_enc = sealed
     return acc
+
+
+# The fields a record with a JSON header carried (``_decode_json_header``).
+_JSON_HEADER_LAYOUT = hashlib.sha256(",".join(_FIELDS).encode()).hexdigest()[:12]
+
+
+def _decode_json_header(ctx: Context, header: bytes, rest: bytes) -> tuple[intake.Accepted, str]:
+    """A record as versions before header tags wrote it: a JSON header, then
+    optionally the fields encrypted on their own, then the row's ciphertext."""
+    fields = json.loads(header)
+    kind, sid = fields["kind"], fields["sid"]
+    at = dt.datetime.fromisoformat(fields["at"])
+    start = 0
+    sealed_fields = None
+    if "fields" in fields:
+        start = int(fields["fields"])
+        sealed_fields = rest[:start]
+    sealed = rest[start:]
+    payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
+    acc = None
+    if sealed_fields is not None:
+        blob = ctx.keys.decrypt(
+            sealed_fields, b"journal-fields\x00" + intake.payload_aad(kind, sid)
+        )
+        try:
+            layout, via, *values = marshal.loads(blob)
+            if layout == _JSON_HEADER_LAYOUT and len(values) == len(_FIELDS):
+                if values[_AT] is not None:
+                    values[_AT] = dt.datetime.fromisoformat(values[_AT])
+                values[_FIELDS.index("media_urls")] = tuple(values[_FIELDS.index("media_urls")])
+                acc = intake.Accepted(Inbound(kind, sid, *values), payload, via, at)
+        except (ValueError, TypeError, EOFError):
+            acc = None  # fields of another version of the service: read the payload
+    if acc is None:
+        acc = intake.accepted_again(kind, payload, None, at)
+    acc.payload_enc = sealed
+    return acc, sid
 
 
 @dataclass
@@ -249,13 +288,13 @@ def read(ctx: Context, fd: int, start: int = 0, *, live: bool = False) -> Readin
             reading.damaged = "" if live else "truncated record length"
             return reading
         (word,) = _LENGTH.unpack_from(data, offset)
-        size = word & ~_ROW_READY
+        size = word & ~_HEADED
         begin = offset + _LENGTH.size
         if begin + size > len(data):
             reading.damaged = "" if live else "truncated record"
             return reading
         try:
-            acc = decode(ctx, data[begin : begin + size], legacy=not word & _ROW_READY)
+            acc = decode(ctx, data[begin : begin + size], legacy=not word & _HEADED)
         except (
             KeyMaterialError,
             ValueError,
@@ -388,7 +427,7 @@ def whole_frame(frame: bytes) -> bool:
     word says, which a record torn by a power loss is not."""
     if len(frame) < _LENGTH.size:
         return False
-    size = _LENGTH.unpack_from(frame)[0] & ~_ROW_READY
+    size = _LENGTH.unpack_from(frame)[0] & ~_HEADED
     # No record is empty: a zero length word is a zero-filled tail (a crash), not one.
     return size > 0 and len(frame) == _LENGTH.size + size
 
@@ -399,7 +438,7 @@ def frame_at(fd: int, offset: int) -> bytes:
     word = os.pread(fd, _LENGTH.size, offset)
     if len(word) < _LENGTH.size:
         return word
-    size = _LENGTH.unpack(word)[0] & ~_ROW_READY
+    size = _LENGTH.unpack(word)[0] & ~_HEADED
     # No more than the file holds: a garbled length word may claim up to 2 GiB.
     left = os.fstat(fd).st_size - offset - _LENGTH.size
     return word + os.pread(fd, max(0, min(size, left)), offset + _LENGTH.size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import threading
@@ -312,31 +313,36 @@ def test_a_record_for_a_storer_carries_its_checked_fields(context):
             acc.via,
             acc.received_at,
         )
-        assert frame.endswith(again.payload_enc)
+        # Encrypted once, for the journal: the storer encrypts the payload for its row.
+        assert acc.payload_enc is None and again.payload_enc is None
+        assert acc.item.sid.encode() in frame and acc.payload[-40:] not in frame
         # Read again from the payload, as a record without them is: the same fields.
         plain = journal.decode(context, journal.encode(context, acc)[4:])
         assert plain.item._replace(params={}) == again.item._replace(params={})
 
 
-def test_fields_moved_to_another_record_do_not_decode(context):
-    import json
-    import struct
+def _parts(frame: bytes) -> tuple[bytes, bytes]:
+    """(clear header, what follows it) of a framed record."""
+    size = int.from_bytes(frame[4:6], "big")
+    return frame[6 : 6 + size], frame[6 + size :]
 
+
+def _reframe(header: bytes, rest: bytes) -> bytes:
+    """What follows the length word of a record with this header."""
+    return len(header).to_bytes(2, "big") + header + rest
+
+
+def test_a_checked_record_whose_header_was_altered_does_not_decode(context):
     first, second = _records(context)[:2]
-
-    def parts(frame):
-        (size,) = struct.unpack_from(">H", frame, 4)
-        header = json.loads(frame[6 : 6 + size])
-        fields_end = 6 + size + header["fields"]
-        return header, frame[6 + size : fields_end], frame[fields_end:]
-
-    header, _, payload = parts(journal.encode(context, second, fields=True))
-    _, foreign_fields, _ = parts(journal.encode(context, first, fields=True))
-    header["fields"] = len(foreign_fields)
-    clear = json.dumps(header).encode()
-    blob = struct.pack(">H", len(clear)) + clear + foreign_fields + payload
+    header, content = _parts(journal.encode(context, second, fields=True))
+    foreign_header, _ = _parts(journal.encode(context, first, fields=True))
+    with pytest.raises(KeyMaterialError):  # another record's SID and kind
+        journal.decode(context, _reframe(foreign_header, content))
+    *names, at = header.split(b"\0")
+    moved = dt.datetime.fromisoformat(at.decode()) + dt.timedelta(hours=1)
+    later = b"\0".join((*names, moved.isoformat().encode()))  # the time received moved
     with pytest.raises(KeyMaterialError):
-        journal.decode(context, blob)
+        journal.decode(context, _reframe(later, content))
 
 
 def test_a_storer_started_from_elsewhere_serves_the_folder_the_web_process_uses(
@@ -419,25 +425,62 @@ def test_fields_written_by_another_version_are_read_from_the_payload_instead(con
     import marshal
 
     acc = _records(context)[1]
-    frame = bytearray(journal.encode(context, acc, fields=True))
+    header, _ = _parts(journal.encode(context, acc, fields=True))
     # The same record with fields of another layout (as many of them, in another
     # order), encrypted as the service does.
     values = [getattr(acc.item, name) for name in reversed(journal._FIELDS)]
     values = [v.isoformat() if hasattr(v, "isoformat") else v for v in values]
     other = context.keys.encrypt(
-        marshal.dumps(("another-layout", "webhook", *values)),
-        journal._fields_aad(acc.item.kind, acc.item.sid),
+        marshal.dumps(("another-layout", "webhook", acc.payload, *values)),
+        journal._AAD_CHECKED + header,
     )
-    plain = journal.encode(context, acc)
-    header_size = int.from_bytes(plain[4:6], "big")
-    header = json.loads(plain[6 : 6 + header_size])
-    header["fields"] = len(other)
-    clear = json.dumps(header).encode()
-    blob = len(clear).to_bytes(2, "big") + clear + other + plain[6 + header_size :]
-    again = journal.decode(context, blob)
+    again = journal.decode(context, _reframe(header, other))
     assert again.item.params  # read again from the payload, not from the fields
     assert again.item._replace(params={}) == acc.item._replace(params={})
-    assert again.via == acc.via and bytes(frame) != blob
+    assert again.via == acc.via
+
+
+def _json_header_frame(context, acc, *, fields: bool) -> bytes:
+    """A record as the service wrote them before header tags: a JSON header, then
+    (for a storer process) the fields encrypted on their own, then the row's
+    ciphertext."""
+    import marshal
+
+    item = acc.item
+    aad = intake.payload_aad(item.kind, item.sid)
+    header = {"kind": item.kind, "at": acc.received_at.isoformat(), "sid": item.sid}
+    sealed_fields = b""
+    if fields:
+        values = [getattr(item, name) for name in journal._FIELDS]
+        values = [v.isoformat() if hasattr(v, "isoformat") else v for v in values]
+        layout = journal._JSON_HEADER_LAYOUT
+        sealed_fields = context.keys.encrypt(
+            marshal.dumps((layout, acc.via, *values), 4), b"journal-fields\x00" + aad
+        )
+        header["fields"] = len(sealed_fields)
+    clear = json.dumps(header).encode()
+    body = _reframe(clear, sealed_fields + context.keys.encrypt(acc.payload, aad))
+    return (len(body) | 0x8000_0000).to_bytes(4, "big") + body
+
+
+@pytest.mark.parametrize("fields", [True, False])
+def test_records_an_earlier_version_wrote_are_stored(context, folder, fields):
+    # A rolling restart: the old web processes' records reach the new storer.
+    records = [accepted_call(context) for _ in range(2)] + _records(context)[1:2]
+    for acc in records:
+        again = journal.decode(context, _json_header_frame(context, acc, fields=fields)[4:])
+        assert again.item._replace(params={}) == acc.item._replace(params={})
+        assert (again.payload, again.via, again.received_at) == (
+            acc.payload,
+            acc.via,
+            acc.received_at,
+        )
+        assert bool(again.item.params) is not fields
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = b"".join(_json_header_frame(context, acc, fields=fields) for acc in records[:2])
+    (folder / "1-old-tailed.journal").write_bytes(frames)
+    assert storer.Storer(context, folder).poll() == 2
+    assert stored_sids(context) == sorted(acc.item.sid for acc in records[:2])
 
 
 def test_a_failed_flush_moves_the_writer_to_a_fresh_file(context, folder, monkeypatch):
