@@ -14,6 +14,7 @@ from typing import NamedTuple
 from flask import Blueprint, Request, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_content_length
 
 from canary.errors import CanaryError
 from canary.telephony import intake, journal, twiml, validation
@@ -39,6 +40,9 @@ def _refuse(status: int, reason: str) -> Response:
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+# The signature headers' keys in the WSGI environ.
+_SIGNATURE = "HTTP_" + validation.SIGNATURE_HEADER.upper().replace("-", "_")
+_SIGNATURE_SETTINGS = "HTTP_" + validation.SETTINGS_HEADER.upper().replace("-", "_")
 
 
 class TruncatedBody(Exception):
@@ -54,8 +58,9 @@ class Body(NamedTuple):
     body_format: str
 
 
-def _read(req: Request, length: int | None) -> Body:
-    """The request body and what it holds."""
+def _read(req: Request, length: int | None, max_bytes: int) -> Body:
+    """The request body and what it holds (``length``: its Content-Length, at most
+    ``max_bytes``)."""
     environ = req.environ
     mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if length is not None and mimetype in (FORM, JSON):
@@ -69,6 +74,8 @@ def _read(req: Request, length: int | None) -> Body:
         if len(raw) != length:
             raise TruncatedBody("body shorter than its Content-Length")
     else:
+        # Per-request limit (Flask >= 3.1): reading a chunked body stops here with a 413.
+        req.max_content_length = max_bytes + 1
         raw = req.get_data(cache=True)
         if length is None:
             # werkzeug cuts a chunked body at max_content_length without an error and
@@ -101,33 +108,33 @@ def _params(form: FormFields | None, json_text: str | None) -> dict:
 
 def _handle(kind: str) -> Response | str:
     """Check and store one callback; the answer, or the called number's country."""
-    context = ctx()
+    extensions = current_app.extensions  # one proxy lookup, not one per use
+    context = extensions["canary"]
     settings = context.settings
-    req = request._get_current_object()  # one proxy lookup, not one per attribute
+    req = request._get_current_object()
+    # What a callback needs is read from the WSGI environ (PEP 3333) rather than
+    # through werkzeug's header and property objects: the same values, for a fifth of
+    # what checking the request costs beyond its body and signature.
+    environ = req.environ
     # Twilio's largest callbacks (an SMS of 1,600 characters with ten media URLs) are a
     # few KiB; anything much larger is not Twilio and is refused before it is read.
-    # Per-request limit (Flask >= 3.1): reading a chunked body stops here with a 413.
-    req.max_content_length = settings.webhook_max_bytes + 1
-    length = req.content_length
+    length = get_content_length(environ)
     if length is not None and length > settings.webhook_max_bytes:
         return _refuse(413, f"body of {length} bytes exceeds webhook_max_bytes")
     try:
-        body = _read(req, length)
+        body = _read(req, length, settings.webhook_max_bytes)
     except RequestEntityTooLarge:
         return _refuse(413, "body exceeds webhook_max_bytes")
     except TruncatedBody as exc:
         return _refuse(400, str(exc))
-    url = validation.public_url(
-        settings.public_base_url, req.path, req.query_string.decode("latin-1")
-    )
-    headers = req.headers
+    url = validation.public_url(settings.public_base_url, req.path, environ.get("QUERY_STRING", ""))
     verdict = validation.verify(
         auth_token=settings.twilio_auth_token,
         url=url,
         params=body.form,
         raw_body=body.json_text,
-        signature=headers.get(validation.SIGNATURE_HEADER),
-        settings_header=headers.get(validation.SETTINGS_HEADER, ""),
+        signature=environ.get(_SIGNATURE),
+        settings_header=environ.get(_SIGNATURE_SETTINGS, ""),
         shared_keys=settings.extra.get("twilio_shared_keys") or {},
     )
     if not verdict.valid:
@@ -145,7 +152,7 @@ def _handle(kind: str) -> Response | str:
         return _refuse(400, str(exc))
     except CanaryError as exc:
         return _refuse(exc.http_status, str(exc))
-    webhook_journal = current_app.extensions.get(JOURNAL)
+    webhook_journal = extensions.get(JOURNAL)
     if webhook_journal is not None:
         # Matched before it is journalled, so the journal thread always stores the
         # match the caller was answered with.
