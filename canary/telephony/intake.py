@@ -25,6 +25,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -228,17 +229,26 @@ def _driver_insert(dialect: Dialect, keys: tuple[str, ...]) -> tuple[str, Callab
     processors = {
         key: _EVENT.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
     }
+    # Most columns have no processor (four of seventeen do): only those are converted.
     if compiled.positional:
-        order = tuple((name, processors[name]) for name in compiled.positiontup)
+        names = tuple(compiled.positiontup)
+        take = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+        at = tuple((i, processors[name]) for i, name in enumerate(names) if processors[name])
 
         def parameters(row: dict[str, Any]) -> tuple:
-            return tuple(row[name] if p is None else p(row[name]) for name, p in order)
+            values = list(take(row))
+            for i, process in at:
+                values[i] = process(values[i])
+            return tuple(values)  # the driver's executemany takes tuples, not lists
 
     else:
-        pairs = tuple(processors.items())
+        converted = tuple((name, p) for name, p in processors.items() if p is not None)
 
         def parameters(row: dict[str, Any]) -> dict[str, Any]:
-            return {name: row[name] if p is None else p(row[name]) for name, p in pairs}
+            values = dict(row)
+            for name, process in converted:
+                values[name] = process(values[name])
+            return values
 
     return compiled.string, parameters
 
