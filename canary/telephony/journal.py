@@ -48,6 +48,7 @@ import struct
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,7 @@ _LENGTH = struct.Struct(">I")
 # written before headers (``decode(legacy=True)``). No record comes near 2 GiB.
 _HEADED = 0x8000_0000
 _HEADER_LENGTH = struct.Struct(">H")
+_FRAME_START = struct.Struct(">IH")  # the length word, then the header's length
 # Records wait up to this long for company before the drainer stores them: under load
 # one COMMIT then carries dozens of webhooks.
 DRAIN_DELAY_SECONDS = 0.1
@@ -143,14 +145,14 @@ def encode(ctx: Context, acc: intake.Accepted, *, fields: bool = False) -> bytes
     return _frame(header, ctx.keys.encrypt(content, _AAD_CHECKED + header))
 
 
-def _header(layout: bytes, kind: str, sid: str, at: dt.datetime) -> bytes:
+def _header(layout: str, kind: str, sid: str, at: dt.datetime) -> bytes:
     # Kind and SID were checked (letters, digits, ":" and "-"): never the separator.
-    return b"\0".join((layout, kind.encode(), sid.encode(), at.isoformat().encode()))
+    return f"{layout}\0{kind}\0{sid}\0{at.isoformat()}".encode()
 
 
 def _frame(header: bytes, sealed: bytes) -> bytes:
     size = _HEADER_LENGTH.size + len(header) + len(sealed)
-    return _LENGTH.pack(size | _HEADED) + _HEADER_LENGTH.pack(len(header)) + header + sealed
+    return _FRAME_START.pack(size | _HEADED, len(header)) + header + sealed
 
 
 # Inbound's fields a CHECKED record carries, in this order (``encode``); kind and SID
@@ -162,8 +164,8 @@ _FIRST_FIELD, _END_FIELDS = 2, len(Inbound._fields) - 1
 _AT = _FIELDS.index("occurred_at")
 _LAYOUT = hashlib.sha256(("checked:via,payload," + ",".join(_FIELDS)).encode()).hexdigest()[:12]
 # Header tags (``encode``). A header written before them is JSON and starts with "{".
-_ROW = b"R"
-_CHECKED = b"C"
+_ROW = "R"
+_CHECKED = "C"
 _AAD_CHECKED = b"webhook-journal-checked\x00"
 
 
@@ -202,10 +204,10 @@ def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepte
         layout, kind, sid, at = header.split(b"\0")
         kind, sid = kind.decode(), sid.decode()
         received_at = dt.datetime.fromisoformat(at.decode())
-        if layout == _CHECKED:
+        if layout == _CHECKED.encode():
             content = ctx.keys.decrypt(rest, _AAD_CHECKED + header)
             acc = _checked(kind, sid, received_at, content)
-        elif layout == _ROW:
+        elif layout == _ROW.encode():
             payload = ctx.keys.decrypt(rest, intake.payload_aad(kind, sid))
             # ``via`` is read from the payload, which the AAD covers.
             acc = intake.accepted_again(kind, payload, None, received_at)
@@ -444,6 +446,19 @@ def frame_at(fd: int, offset: int) -> bytes:
     return word + os.pread(fd, max(0, min(size, left)), offset + _LENGTH.size)
 
 
+# Every journal of this process: a child process forked from it starts afresh
+# (``Journal._forked``), before any of its threads could touch the parent's state.
+_journals: weakref.WeakSet = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for book in list(_journals):
+        book._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Journal:
     """One process's journal file, and what stores it.
 
@@ -461,11 +476,10 @@ class Journal:
         self.directory = Path(directory)
         self.fsync = fsync
         self.storer = storer
-        self._pid: int | None = None
         self._reset()
+        _journals.add(self)
 
     def _reset(self) -> None:
-        # Also after a fork: the parent's file, queue, locks and thread are not ours.
         self._lock = threading.Lock()
         self._storing = threading.Lock()
         self._fd: int | None = None
@@ -536,14 +550,21 @@ class Journal:
             ) from exc
         return fd, path
 
+    def _forked(self) -> None:
+        """In a child process just forked: the parent's file, queue, locks and threads
+        are not this process's. Its copy of the file's descriptor is closed, so that
+        the parent's lock on the file ends with the parent."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._reset()
+
     def _open(self) -> None:
         """Create this process's file (under the lock) and start what stores it."""
-        if self._pid == os.getpid() and self._fd is not None:
+        if self._fd is not None:
             return
-        if self._pid is not None and self._pid != os.getpid():
-            self._reset()
         fd, path = self._new_file()
-        self._fd, self.path, self._size, self._pid = fd, path, 0, os.getpid()
+        self._fd, self.path, self._size = fd, path, 0
         atexit.register(self.close)
         if self.storer == PROCESS:
             from canary.telephony import storer
@@ -633,7 +654,7 @@ class Journal:
 
         What cannot be stored now stays in the file for ``recover``.
         """
-        if self._pid != os.getpid() or self._fd is None:
+        if self._fd is None:
             return
         if self.storer == PROCESS:
             with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import threading
@@ -565,3 +566,41 @@ def test_a_first_check_that_fails_is_tried_again(context, folder, monkeypatch):
         wait_for(lambda: started, timeout=10)
     finally:
         book.close()
+
+
+def test_a_forked_child_neither_writes_to_nor_holds_its_parents_file(context, folder, writer):
+    writer.append(accepted_call(context))
+    parents = writer.path
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a worker forked after the journal was opened
+        code = 1
+        try:
+            os.close(ready_r)
+            os.close(go_w)
+            fresh = writer.path is None
+            writer.append(accepted_call(context))
+            code = 0 if fresh and writer.path != parents else 2
+            os.write(ready_w, writer.path.name.encode())
+            os.read(go_r, 1)  # alive while the parent checks the lock
+            writer.close()
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        childs = os.read(ready_r, 200).decode()
+        assert childs and childs != parents.name
+        writer.close()  # the parent lets go of its file while the child lives
+        fd = os.open(parents, os.O_RDONLY)
+        try:  # the lock ended with the parent's descriptor, not the child's copy
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    finally:
+        os.write(go_w, b"x")
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert storer.Storer(context, folder).poll() == 2
+    assert len(stored_sids(context)) == 2
