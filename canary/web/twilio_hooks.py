@@ -14,6 +14,7 @@ from typing import NamedTuple
 from flask import Blueprint, Request, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_content_length
 
 from canary.errors import CanaryError
@@ -29,8 +30,12 @@ JOURNAL = "canary.webhook_journal"
 log = logging.getLogger("canary.web.twilio")
 
 
+# What ``mimetype="application/xml"`` makes of it, worked out once instead of per answer.
+_XML = get_content_type("application/xml", "utf-8")
+
+
 def _xml(body: str, status: int = 200) -> Response:
-    return Response(body, status=status, mimetype="application/xml")
+    return Response(body, status=status, content_type=_XML)
 
 
 def _refuse(status: int, reason: str) -> Response:
@@ -96,7 +101,7 @@ def _read(req: Request, length: int | None, max_bytes: int) -> Body:
 
 def _params(form: FormFields | None, json_text: str | None) -> dict:
     if json_text is None:
-        return form.flat()
+        return form  # a dict: ``inbound.read`` keeps a plain copy of it
     try:
         data = json.loads(json_text)
     except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
