@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -142,6 +143,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # What this process derives from the database's content and keeps, such as the
+        # pool's snapshot (``canary.telephony.pool``): it goes with this object.
+        self.memo: dict[str, Any] = {}
 
     def writer_turn(self):
         """Hold this while writing in a short transaction: on SQLite, writers queue."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -387,13 +386,13 @@ TARGET_CACHE_SECONDS = 1.0
 # Matches are memoised per distinct set of called-number parameters, which come from
 # the pool's own numbers; the cap only bounds memory should that ever not hold.
 MAX_MEMOISED_MATCHES = 100_000
-_snapshots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SNAPSHOT = "pool snapshot"  # its key in ``Database.memo``
 _snapshots_lock = threading.Lock()
 
 
 def forget_targets(ctx: Context) -> None:
     """Drop this process's snapshot of the pool (after a change to the pool)."""
-    _snapshots.pop(ctx.db, None)
+    ctx.db.memo.pop(_SNAPSHOT, None)
 
 
 def _execute(conn: Connection | None, ctx: Context, statement, params=None) -> list:
@@ -405,11 +404,11 @@ def _execute(conn: Connection | None, ctx: Context, statement, params=None) -> l
 
 def _snapshot(conn: Connection | None, ctx: Context) -> _Snapshot:
     now = time.monotonic()
-    snapshot = _snapshots.get(ctx.db)
+    snapshot = ctx.db.memo.get(_SNAPSHOT)
     if snapshot is not None and now - snapshot.read_at < TARGET_CACHE_SECONDS:
         return snapshot
     with _snapshots_lock:  # one reader per process; the other threads wait for it
-        snapshot = _snapshots.get(ctx.db)
+        snapshot = ctx.db.memo.get(_SNAPSHOT)
         if snapshot is not None and now - snapshot.read_at < TARGET_CACHE_SECONDS:
             return snapshot
         # Read before the pool: a change committed in between is in what is read now,
@@ -418,7 +417,7 @@ def _snapshot(conn: Connection | None, ctx: Context) -> _Snapshot:
         revision = revision[0].revision if revision else None
         if snapshot is not None and revision is not None and revision == snapshot.revision:
             snapshot = replace(snapshot, read_at=now)  # unchanged: one small query, no read
-            _snapshots[ctx.db] = snapshot
+            ctx.db.memo[_SNAPSHOT] = snapshot
             return snapshot
         direct: dict[str, Target] = {}
         forwarded: dict[str, list[Target]] = {}
@@ -438,7 +437,7 @@ def _snapshot(conn: Connection | None, ctx: Context) -> _Snapshot:
             # The pool is as it was: what was matched from it still holds.
             matches = snapshot.matches
         snapshot = _Snapshot(now, direct, forwarded_targets, matches, revision)
-        _snapshots[ctx.db] = snapshot
+        ctx.db.memo[_SNAPSHOT] = snapshot
         return snapshot
 
 
