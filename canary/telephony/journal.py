@@ -64,7 +64,12 @@ from canary.telephony.inbound import BadWebhook, Inbound
 
 log = logging.getLogger("canary.telephony.journal")
 
-SUFFIX = ".journal"
+# Files this version writes. Versions before its record layouts (``encode``) named
+# theirs ``*.journal``: a storer or a recovery of such a version would set aside every
+# record it cannot decode, so files in these layouts get a name it does not look for,
+# while this version reads both (``files``): a rolling restart loses nothing.
+SUFFIX = ".journal3"
+EARLIER_SUFFIX = ".journal"
 UNSTORED = ".unstored"
 _AAD = b"webhook-journal"
 _LENGTH = struct.Struct(">I")
@@ -232,7 +237,9 @@ def _decode_json_header(ctx: Context, header: bytes, rest: bytes) -> tuple[intak
     start = 0
     sealed_fields = None
     if "fields" in fields:
-        start = int(fields["fields"])
+        start = fields["fields"]  # the header is not authenticated: check its length
+        if type(start) is not int or not 0 <= start <= len(rest):
+            raise ValueError("journal header with a garbled fields length")
         sealed_fields = rest[:start]
     sealed = rest[start:]
     payload = ctx.keys.decrypt(sealed, intake.payload_aad(kind, sid))
@@ -306,6 +313,7 @@ def read(ctx: Context, fd: int, start: int = 0, *, live: bool = False) -> Readin
             struct.error,
             EOFError,  # fields cut short (marshal)
             RecursionError,  # JSON nested deeper than reading it back allows
+            OverflowError,  # a number in a JSON header too large for an int
         ) as exc:
             reading.damaged = f"record does not decode ({type(exc).__name__})"
             return reading
@@ -451,12 +459,35 @@ def frame_at(fd: int, offset: int) -> bytes:
 _journals: weakref.WeakSet = weakref.WeakSet()
 
 
+# Journals whose lock the forking thread holds across a fork, so that no other thread
+# is half-way through opening or moving to a file then.
+_held_across_fork: list[Journal] = []
+FORK_LOCK_TIMEOUT_SECONDS = 5.0
+
+
+def _before_fork() -> None:
+    for book in list(_journals):
+        # Bounded: a fork never hangs on a journal (nothing forks while holding one).
+        if book._lock.acquire(timeout=FORK_LOCK_TIMEOUT_SECONDS):
+            _held_across_fork.append(book)
+
+
+def _after_fork_in_parent() -> None:
+    while _held_across_fork:
+        _held_across_fork.pop()._lock.release()
+
+
 def _after_fork_in_child() -> None:
+    _held_across_fork.clear()  # the child's journals get fresh locks
     for book in list(_journals):
         book._forked()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 
 
 class Journal:
@@ -685,6 +716,12 @@ class Journal:
             self._fd = None
 
 
+def files(directory: Path) -> list[Path]:
+    """The journal files in ``directory``: this version's and earlier versions'."""
+    found = [*directory.glob("*" + SUFFIX), *directory.glob("*" + EARLIER_SUFFIX)]
+    return sorted(found)
+
+
 def recover(ctx: Context, directory: Path) -> int:
     """Store the records of journals whose process has stopped; returns how many.
 
@@ -695,7 +732,7 @@ def recover(ctx: Context, directory: Path) -> int:
     if not directory.is_dir():
         return 0
     stored = 0
-    for path in sorted(directory.glob("*" + SUFFIX)):
+    for path in files(directory):
         try:
             fd = os.open(path, os.O_RDWR)
         except FileNotFoundError:

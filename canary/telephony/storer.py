@@ -204,7 +204,7 @@ class Storer:
         names = set()
         if not self.owns_folder():
             raise FolderLost(f"{self.directory} is no longer the folder this storer locked")
-        for path in sorted(self.directory.glob("*" + journal.SUFFIX)):
+        for path in journal.files(self.directory):
             names.add(path.name)
             tail = self._tails.get(path.name)
             if tail is not None and time.monotonic() < tail.retry_at:

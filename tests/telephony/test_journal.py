@@ -119,7 +119,7 @@ def test_journalled_webhooks_are_answered_then_stored_once(
     payload = intake.payload_of(context, sms_event)
     assert intake.params_of(payload)["Body"] == "王芳女士您好" and payload["via"] == "webhook"
     # A storer process deletes the file once its writer has let go of it.
-    wait_for(lambda: list(context.settings.journal_path.glob("*.journal")) == [])
+    wait_for(lambda: list(context.settings.journal_path.glob("*" + journal.SUFFIX)) == [])
     assert len(events(context)) == 3
 
 
@@ -131,7 +131,10 @@ def test_bad_webhooks_are_refused_before_the_journal(context, add_number, journa
     params["CallSid"] = "garbled"
     garbled = simulator.post(server.url, "/twilio/voice", TOKEN, params)
     assert (forged.status_code, garbled.status_code) == (403, 400)
-    assert [p.stat().st_size for p in context.settings.journal_path.glob("*.journal")] in ([], [0])
+    assert [p.stat().st_size for p in context.settings.journal_path.glob("*" + journal.SUFFIX)] in (
+        [],
+        [0],
+    )
 
 
 def test_recover_stores_a_stopped_process_journal_and_deletes_it(context, add_number):

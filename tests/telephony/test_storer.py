@@ -604,3 +604,80 @@ def test_a_forked_child_neither_writes_to_nor_holds_its_parents_file(context, fo
     assert os.waitstatus_to_exitcode(status) == 0
     assert storer.Storer(context, folder).poll() == 2
     assert len(stored_sids(context)) == 2
+
+
+def test_files_in_this_versions_layouts_are_named_so_earlier_versions_leave_them(
+    context, folder, writer
+):
+    # A storer or recovery of a version before these layouts globs "*.journal" and
+    # would set aside every record it cannot decode; this version reads both names.
+    writer.append(accepted_call(context))
+    assert writer.path.suffix == journal.SUFFIX != journal.EARLIER_SUFFIX
+    assert not writer.path.match("*" + journal.EARLIER_SUFFIX)
+    earlier = folder / ("1-old-tailed" + journal.EARLIER_SUFFIX)
+    earlier.write_bytes(_json_header_frame(context, accepted_call(context), fields=True))
+    assert journal.files(folder) == sorted([earlier, writer.path])
+    assert storer.Storer(context, folder).poll() == 2
+
+
+def _header_with_fields_length(context, length) -> bytes:
+    frame = _json_header_frame(context, accepted_call(context), fields=True)
+    size = int.from_bytes(frame[4:6], "big")
+    header = json.loads(frame[6 : 6 + size])
+    header["fields"] = length
+    body = _reframe(json.dumps(header).encode(), frame[6 + size :])
+    return (len(body) | 0x8000_0000).to_bytes(4, "big") + body
+
+
+@pytest.mark.parametrize("length", [float("inf"), 10**30, -1, "12", 1.5])
+def test_a_garbled_length_in_an_earlier_header_is_set_aside_not_raised(context, folder, length):
+    folder.mkdir(parents=True, exist_ok=True)
+    good, later = accepted_call(context), accepted_call(context)
+    path = folder / ("1-x-tailed" + journal.EARLIER_SUFFIX)
+    bad = _header_with_fields_length(context, length)
+    path.write_bytes(
+        journal.encode(context, good) + bad + journal.encode(context, later, fields=True)
+    )
+    assert storer.Storer(context, folder).poll() == 2
+    assert stored_sids(context) == sorted([good.item.sid, later.item.sid])
+    [kept] = folder.glob("*-set-aside*")
+    assert kept.read_bytes() == bad
+
+
+def test_a_fork_while_another_thread_opens_a_file_leaves_the_child_no_lock(
+    context, folder, monkeypatch
+):
+    book = journal.Journal(context, folder, storer=journal.THREAD)
+    real = book._new_file
+    inside, go = threading.Event(), threading.Event()
+
+    def slow_new_file():
+        opened = real()
+        inside.set()
+        go.wait(10)
+        return opened
+
+    monkeypatch.setattr(book, "_new_file", slow_new_file)
+    appending = threading.Thread(target=book.append, args=(accepted_call(context),))
+    appending.start()
+    inside.wait(10)
+    # The fork waits for the file to be opened and recorded (the journal's lock).
+    threading.Timer(0.3, go.set).start()
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(ready_w, b"x")
+            os.read(done_r, 1)  # alive while the parent looks at its descriptors
+        finally:
+            os._exit(0)
+    try:
+        os.read(ready_r, 1)
+        appending.join(10)
+        opened = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        assert book.path is not None and str(book.path) not in opened
+    finally:
+        os.write(done_w, b"x")
+        os.waitpid(pid, 0)
+        book.close()
