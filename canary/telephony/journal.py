@@ -140,7 +140,7 @@ def encode(ctx: Context, acc: intake.Accepted, *, fields: bool = False) -> bytes
     if not fields:
         header = _header(_ROW, item.kind, item.sid, acc.received_at)
         return _frame(header, intake.sealed(ctx, acc))
-    values = item[_FIRST_FIELD:_END_FIELDS]
+    values = item[_FIELD_SLICE]
     if values[_AT] is not None:
         values = (*values[:_AT], values[_AT].isoformat(), *values[_AT + 1 :])
     # marshal: plain data only (no code runs when it is read), and the cheapest to
@@ -164,8 +164,8 @@ def _frame(header: bytes, sealed: bytes) -> bytes:
 # are in the header, ``params`` only in the payload. The layout's name goes with them:
 # fields written by a version of the service with other fields are not read (the
 # payload is, instead).
-_FIELDS = Inbound._fields[2:-1]  # Inbound starts with kind and SID, ends with params
-_FIRST_FIELD, _END_FIELDS = 2, len(Inbound._fields) - 1
+_FIELD_SLICE = slice(2, -1)  # Inbound starts with kind and SID, ends with params
+_FIELDS = Inbound._fields[_FIELD_SLICE]
 _AT = _FIELDS.index("occurred_at")
 _LAYOUT = hashlib.sha256(("checked:via,payload," + ",".join(_FIELDS)).encode()).hexdigest()[:12]
 # Header tags (``encode``). A header written before them is JSON and starts with "{".
@@ -206,13 +206,12 @@ def decode(ctx: Context, blob: bytes, *, legacy: bool = False) -> intake.Accepte
     if header[:1] == b"{":
         acc, sid = _decode_json_header(ctx, header, rest)
     else:
-        layout, kind, sid, at = header.split(b"\0")
-        kind, sid = kind.decode(), sid.decode()
-        received_at = dt.datetime.fromisoformat(at.decode())
-        if layout == _CHECKED.encode():
+        layout, kind, sid, at = header.decode().split("\0")
+        received_at = dt.datetime.fromisoformat(at)
+        if layout == _CHECKED:
             content = ctx.keys.decrypt(rest, _AAD_CHECKED + header)
             acc = _checked(kind, sid, received_at, content)
-        elif layout == _ROW.encode():
+        elif layout == _ROW:
             payload = ctx.keys.decrypt(rest, intake.payload_aad(kind, sid))
             # ``via`` is read from the payload, which the AAD covers.
             acc = intake.accepted_again(kind, payload, None, received_at)
@@ -253,7 +252,8 @@ def _decode_json_header(ctx: Context, header: bytes, rest: bytes) -> tuple[intak
             if layout == _JSON_HEADER_LAYOUT and len(values) == len(_FIELDS):
                 if values[_AT] is not None:
                     values[_AT] = dt.datetime.fromisoformat(values[_AT])
-                values[_FIELDS.index("media_urls")] = tuple(values[_FIELDS.index("media_urls")])
+                media = _FIELDS.index("media_urls")  # a tuple, as that version made sure
+                values[media] = tuple(values[media])
                 acc = intake.Accepted(Inbound(kind, sid, *values), payload, via, at)
         except (ValueError, TypeError, EOFError):
             acc = None  # fields of another version of the service: read the payload

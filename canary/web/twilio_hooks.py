@@ -113,8 +113,7 @@ def _params(form: FormFields | None, json_text: str | None) -> dict:
 
 def _handle(kind: str) -> Response | str:
     """Check and store one callback; the answer, or the called number's country."""
-    extensions = current_app.extensions  # one proxy lookup, not one per use
-    context = extensions["canary"]
+    context = ctx()
     settings = context.settings
     req = request._get_current_object()
     # What a callback needs is read from the WSGI environ (PEP 3333) rather than
@@ -157,7 +156,7 @@ def _handle(kind: str) -> Response | str:
         return _refuse(400, str(exc))
     except CanaryError as exc:
         return _refuse(exc.http_status, str(exc))
-    webhook_journal = extensions.get(JOURNAL)
+    webhook_journal = current_app.extensions.get(JOURNAL)
     if webhook_journal is not None:
         # Matched before it is journalled, so the journal thread always stores the
         # match the caller was answered with.
