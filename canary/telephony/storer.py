@@ -17,10 +17,11 @@ How it runs, with no extra service to deploy:
   process stores in a thread of its own.
 - The storer holds the lock for as long as it runs. Any number of web processes may
   start one at once: the first to take the lock stays, the others leave.
-- Every ``POLL_SECONDS`` it reads the records added to each ``*.journal`` file since
-  it last looked and stores them in batches (``journal.store_reading``). A record
-  still being written (incomplete at the end of a file its writer holds) waits for
-  the next look.
+- Once the folder's files have grown (or new ones come) and then stayed quiet for
+  ``QUIET_SECONDS``, and at most ``POLL_SECONDS`` after it last looked, it reads the
+  records added to each journal file since then and stores them in batches
+  (``journal.store_reading``). A record still being written (incomplete at the end of
+  a file its writer holds) waits for the next look.
 - A file whose lock is free has lost its writer (it moved on to a fresh file, or
   stopped): the storer stores the rest and deletes it, as ``journal.recover`` does.
 - It leaves ``IDLE_EXIT_SECONDS`` after the last journal file is gone, and on SIGTERM
@@ -58,9 +59,12 @@ from canary.telephony import journal
 log = logging.getLogger("canary.telephony.storer")
 
 LOCK_NAME = "storer.lock"
-# How long records wait for company: one COMMIT then carries every record that came
-# meanwhile.
-POLL_SECONDS = journal.DRAIN_DELAY_SECONDS
+# How long records wait for company at most: under load one COMMIT then carries every
+# record that came meanwhile, and SQLite's COMMIT costs less per row the more rows it
+# carries. It is also how often the folder is looked at when nothing changes.
+POLL_SECONDS = 0.25
+# ...but once the files stop growing for this long, what they hold is stored at once.
+QUIET_SECONDS = journal.QUIET_SECONDS
 IDLE_EXIT_SECONDS = 30.0
 # How often a web process checks that a storer runs.
 CHECK_SECONDS = 1.0
@@ -70,6 +74,10 @@ START_GRACE_SECONDS = 20.0
 # the lock, and stores in a thread of its own instead.
 MAX_FAILED_STARTS = 3
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+# A journal folder's time and each read file's size, by name (``Storer._sizes``).
+_Sizes = tuple[int, dict[str, int]]
 
 
 class FolderLost(Exception):
@@ -305,6 +313,7 @@ class Storer:
         idle_since = time.monotonic()
         delay = 1.0
         while not stop.is_set():
+            seen = self._sizes()
             try:
                 self.poll()
                 delay = 1.0
@@ -325,7 +334,7 @@ class Storer:
                 idle_since = time.monotonic()
             elif exit_when_idle and time.monotonic() - idle_since >= IDLE_EXIT_SECONDS:
                 break
-            stop.wait(POLL_SECONDS)
+            self._wait_for_records(stop, seen)
         try:
             self.poll()
         except Exception as exc:
@@ -333,6 +342,29 @@ class Storer:
                 "journal storer: leaving records for the next storer (%s)", type(exc).__name__
             )
         self.close()
+
+    def _wait_for_records(self, stop: threading.Event, seen: _Sizes) -> None:
+        """Wait until the folder has changed since ``seen`` (taken before the last
+        poll) and then stayed as it is for ``QUIET_SECONDS``; or ``POLL_SECONDS`` at
+        most, or until ``stop`` is set."""
+        deadline = time.monotonic() + POLL_SECONDS
+        last = seen
+        while (left := deadline - time.monotonic()) > 0:
+            if stop.wait(min(QUIET_SECONDS, left)):
+                return
+            now = self._sizes()
+            if now == last and now != seen:
+                return
+            last = now
+
+    def _sizes(self) -> _Sizes:
+        """The folder's time (it changes when a writer starts a fresh file) and the
+        size of each file being read."""
+        try:
+            folder = os.stat(self.directory).st_mtime_ns
+        except OSError:
+            folder = -1  # gone: the next poll says so
+        return folder, {name: os.fstat(tail.fd).st_size for name, tail in self._tails.items()}
 
     def close(self) -> None:
         for tail in self._tails.values():

@@ -179,6 +179,35 @@ def test_a_storer_leaves_once_stopped_after_storing_what_is_there(context, folde
     assert not thread.is_alive() and not storer.running(folder)
 
 
+def test_a_storer_stores_what_came_once_its_files_stop_growing(
+    context, folder, writer, monkeypatch
+):
+    # Only the folder going quiet can bring the records in before the end of the test:
+    # the longest wait is an hour.
+    monkeypatch.setattr(storer, "POLL_SECONDS", 3600)
+    the_storer = storer.Storer(context, folder)
+    assert the_storer.claim()
+    stop = threading.Event()
+    thread = threading.Thread(target=the_storer.run, args=(stop,))
+    writer.append(accepted_call(context))  # the first poll finds this file
+    thread.start()
+    another_process = journal.Journal(context, folder, storer=journal.PROCESS)
+    try:
+        wait_for(lambda: len(events(context, kind="call")) == 1)
+        writer.append(accepted_call(context))  # the file it reads grows
+        writer.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 3)
+        # A web process that started since: its file was not there when the storer
+        # last looked at the folder.
+        another_process.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 4)
+    finally:
+        another_process.close()
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
 def test_a_web_process_starts_a_storer_process_when_none_runs(context, folder):
     book = journal.Journal(context, folder, storer=journal.PROCESS)
     try:
