@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from canary.telephony import intake, journal, simulator
@@ -366,13 +367,45 @@ def test_store_many_reads_back_only_the_ids_something_follows_up_on(
     stored = events(context, kind="call")
     assert sorted(e.provider_sid for e in stored) == sorted(acc.item.sid for acc in calls)
     assert all(e.evidence_pending and e.contact_point_id == cp_id for e in stored)
-    # A replay rolls the batch back; stored one by one, each record gets its id.
+    # A replay is answered with its event; the new record still needs no id.
     again = [accepted_call(context), accepted_call(context, call_sid=calls[0].item.sid)]
     results = intake.store_many(context, again)
     assert [r.duplicate for r in results] == [False, True]
     by_sid = {e.provider_sid: e.id for e in events(context, kind="call")}
-    assert [r.event_id for r in results] == [by_sid[again[0].item.sid], by_sid[calls[0].item.sid]]
+    assert [r.event_id for r in results] == [None, by_sid[calls[0].item.sid]]
     assert len(by_sid) == 4
+
+
+def test_a_batch_read_again_is_answered_from_one_query_not_one_record_at_a_time(
+    context, add_number
+):
+    # A storer that starts again reads a live journal file from its start: most of
+    # what it reads was stored before.
+    cp_id = add_number(LOCAL, forwards_to=TWILIO)
+    stored_before = [accepted_call(context) for _ in range(6)]
+    intake.store_many(context, stored_before)
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context_, executemany):
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(context.db.engine, "before_cursor_execute", count)
+    try:
+        new = [accepted_call(context) for _ in range(3)]
+        batch = [*stored_before[:3], new[0], *stored_before[3:], *new[1:]]
+        results = intake.store_many(context, batch)
+    finally:
+        event.remove(context.db.engine, "before_cursor_execute", count)
+    assert [r.duplicate for r in results] == [True] * 3 + [False] + [True] * 3 + [False] * 2
+    by_sid = {e.provider_sid: e for e in events(context, kind="call")}
+    assert len(by_sid) == 9
+    for acc, result in zip(batch, results, strict=True):
+        stored = by_sid[acc.item.sid]
+        if result.duplicate:  # as the stored event is now (attributed since)
+            assert (result.event_id, result.classification) == (stored.id, stored.classification)
+        assert (result.contact_point_id, result.country) == (cp_id, "CN")
+    # The INSERT that met the replays, one SELECT for them, one INSERT of the rest.
+    assert statements.count("INSERT INTO EVENT") == 2
 
 
 @pytest.mark.parametrize("keyed", [True, False], ids=["ids-read-back", "driver-insert"])
