@@ -132,6 +132,7 @@ _COMMAND_MODULES = (
     "canary.cli.serve",
     "canary.cli.demo",
     "canary.cli.canaries",
+    "canary.cli.journal",
 )
 
 # Imported last: each module imports `emit` and `pass_state` from this one.

@@ -403,6 +403,37 @@ def _set_aside(ctx: Context, acc: intake.Accepted, exc: Exception, path: Path) -
     )
 
 
+def open_locked(path: Path, flags: int) -> int | None:
+    """Open ``path`` and take its exclusive lock, waiting for it; None if it does not
+    exist (and ``flags`` do not create it).
+
+    A replay (``canary.telephony.unstored``) holds the lock of an ``*.unstored`` file
+    while it stores the records and then replaces or deletes the file: a lock taken on
+    a file no longer at ``path`` is let go and the path opened again, so nothing is
+    appended to a file that is gone.
+    """
+    while True:
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:
+            if flags & os.O_CREAT:
+                raise  # the folder is gone
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            try:
+                found = os.stat(path)
+            except FileNotFoundError:
+                found = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if found is not None and (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino):
+            return fd
+        os.close(fd)
+
+
 def set_aside_frame(path: Path, frame: bytes) -> Path:
     """Append one framed record to ``<journal>-set-aside.unstored``, flushed to disk
     with the folder entry before it leaves the journal; returns that file's path. If
@@ -410,7 +441,7 @@ def set_aside_frame(path: Path, frame: bytes) -> Path:
     propagates: the record stays where it was."""
     kept = path.with_name(path.stem + "-set-aside" + UNSTORED)
     created = not kept.exists()
-    fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = open_locked(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         size = os.fstat(fd).st_size
         try:
