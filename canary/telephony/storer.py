@@ -59,9 +59,9 @@ from canary.telephony import journal
 log = logging.getLogger("canary.telephony.storer")
 
 LOCK_NAME = "storer.lock"
-# How long records wait for company at most: under load one COMMIT then carries every
-# record that came meanwhile, and SQLite's COMMIT costs less per row the more rows it
-# carries. It is also how often the folder is looked at when nothing changes.
+# How long records wait for company at most: under load one COMMIT (which has a cost
+# of its own, whatever it carries) then takes every record a file gained meanwhile.
+# It is also how often the folder is looked at when nothing changes.
 POLL_SECONDS = 0.25
 # ...but once the files stop growing for this long, what they hold is stored at once.
 QUIET_SECONDS = journal.QUIET_SECONDS
