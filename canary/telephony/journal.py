@@ -631,7 +631,7 @@ class Journal:
         if self.storer == PROCESS:
             from canary.telephony import storer
 
-            self._watch = storer.Watch(self.ctx, self.directory)
+            self._watch = storer.Watch(self.ctx, self.directory, also=self.keep_file)
             self._watch.start()  # checks at once, then every second
             return
         if sys.getswitchinterval() > SWITCH_INTERVAL_SECONDS:
@@ -649,6 +649,53 @@ class Journal:
             return
         os.close(self._fd)
         self._fd, self.path, self._size = fd, path, 0
+
+    def keep_file(self) -> None:
+        """If this process's file is no longer at its path (someone deleted it, or
+        its folder), go on in a fresh one holding everything the lost one held.
+
+        A storer reads files by their path, so it would never see the lost file's
+        records, and recovery would not find what a process storing in a thread still
+        queues if the process died. They are read back through this process's
+        descriptor, which keeps the deleted file alive; those stored already are found
+        as duplicates. The storer watch calls this every second, the drainer thread
+        before each drain.
+        """
+        with self._lock:
+            if self._fd is None or self.path is None:
+                return
+            held = os.fstat(self._fd)
+            try:
+                found = os.stat(self.path)
+                if (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino):
+                    return
+            except FileNotFoundError:
+                pass
+            # Linux keeps an open file's content reachable through /proc even once it
+            # has no name (this descriptor is write-only).
+            with open(f"/proc/self/fd/{self._fd}", "rb") as lost:
+                content = lost.read()
+            fd, path = self._new_file()
+            try:
+                written = 0
+                while written < len(content):
+                    written += os.write(fd, content[written:])
+                os.fsync(fd)
+            except OSError as exc:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+                raise JournalUnavailable(
+                    f"webhook journal not writable ({exc.strerror or exc})"
+                ) from exc
+            lost_name = self.path.name
+            os.close(self._fd)
+            self._fd, self.path, self._size = fd, path, len(content)
+        log.error(
+            "webhook journal %s was removed while in use; its %d bytes go on in %s",
+            lost_name,
+            len(content),
+            path.name,
+        )
 
     # -- the drainer -----------------------------------------------------------------
     def drain(self) -> int:
@@ -692,6 +739,10 @@ class Journal:
                 break
             self._gather()
             self._wake.clear()
+            try:
+                self.keep_file()  # what is queued must stay in a file recovery finds
+            except Exception as exc:
+                log.error("webhook journal: check failed (%s)", type(exc).__name__)
             delay = 1.0
             while True:
                 try:

@@ -47,6 +47,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -423,9 +424,11 @@ def spawn(ctx: Context) -> subprocess.Popen:
 class Watch:
     """A web process's side: makes sure a storer runs for its journal folder."""
 
-    def __init__(self, ctx: Context, directory: Path):
+    def __init__(self, ctx: Context, directory: Path, also: Callable[[], None] | None = None):
         self.ctx = ctx
         self.directory = Path(directory)
+        # Checked with the storer every CHECK_SECONDS (the journal's ``keep_file``).
+        self._also = also
         self._born = time.time()
         self._process: subprocess.Popen | None = None
         self._started_at = 0.0
@@ -444,10 +447,13 @@ class Watch:
 
     def _watch(self) -> None:
         while not self._stop.is_set():  # the first check at once: a record is waiting
-            try:
-                self.check()
-            except Exception as exc:  # never let the watch die: log and try again
-                log.error("webhook journal: storer check failed (%s)", type(exc).__name__)
+            for check in (self._also, self.check):  # the file first: the storer reads it
+                if check is None:
+                    continue
+                try:
+                    check()
+                except Exception as exc:  # never let the watch die: log and try again
+                    log.error("webhook journal: check failed (%s)", type(exc).__name__)
             self._stop.wait(CHECK_SECONDS)
 
     def check(self) -> None:

@@ -6,6 +6,7 @@ import base64
 import fcntl
 import json
 import os
+import shutil
 import time
 from urllib.parse import urlencode
 
@@ -312,6 +313,26 @@ def test_an_unwritable_journal_falls_back_to_storing_directly(context, add_numbe
     call = simulator.send_call(server.url, TOKEN, TWILIO, CALLER, forwarded_from=LOCAL)
     assert call.status_code == 200
     assert len(events(context, kind="call")) == 1  # committed before the answer
+
+
+def test_what_a_thread_still_queues_moves_to_a_fresh_file_when_its_file_is_removed(
+    context, hand_drained
+):
+    book = hand_drained
+    queued = [accepted_call(context) for _ in range(2)]
+    book.append(queued[0])
+    shutil.rmtree(context.settings.journal_path)
+    book.append(queued[1])
+    book.keep_file()
+    # Were the process to die now, recovery would find both in the fresh file.
+    fd = os.open(book.path, os.O_RDONLY)
+    try:
+        assert [a.item.sid for a in journal.read(context, fd).records] == [
+            a.item.sid for a in queued
+        ]
+    finally:
+        os.close(fd)
+    assert book.drain() == 2 and len(events(context, kind="call")) == 2
 
 
 def test_store_many_matches_store_and_answers_replays(context, add_number):

@@ -6,6 +6,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import shutil
 import threading
 
 import pytest
@@ -206,6 +207,41 @@ def test_a_storer_stores_what_came_once_its_files_stop_growing(
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("removed", ["the folder", "the file"])
+def test_records_written_to_a_removed_journal_file_are_not_lost(context, folder, writer, removed):
+    first, second, third = (accepted_call(context) for _ in range(3))
+    writer.append(first)
+    assert storer.Storer(context, folder).poll() == 1
+    writer.append(second)
+    if removed == "the folder":
+        shutil.rmtree(folder)
+    else:
+        writer.path.unlink()
+    writer.append(third)  # into the removed file: no error, and answered
+    writer.keep_file()
+    assert writer.path.exists() and writer.path.parent == folder
+    # A storer reading the fresh file stores both; the first is a duplicate.
+    storer.Storer(context, folder).poll()
+    assert stored_sids(context) == sorted(a.item.sid for a in (first, second, third))
+    writer.keep_file()  # the file is where it should be: nothing moves
+    assert len(journal.files(folder)) == 1
+
+
+def test_a_web_process_carries_on_after_its_journal_folder_is_deleted(context, folder):
+    book = journal.Journal(context, folder, storer=journal.PROCESS)
+    try:
+        book.append(accepted_call(context))
+        wait_for(lambda: len(events(context, kind="call")) == 1, timeout=30)
+        shutil.rmtree(folder)  # the storer's lock goes with it: it leaves
+        book.append(accepted_call(context))
+        # The web process's watch moves its records to a fresh file and starts a
+        # storer for the new folder.
+        wait_for(lambda: len(events(context, kind="call")) == 2, timeout=30)
+    finally:
+        book.close()
+        storer.stop_running(folder)
 
 
 def test_a_web_process_starts_a_storer_process_when_none_runs(context, folder):
