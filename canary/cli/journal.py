@@ -22,7 +22,12 @@ def journal_list(state: AppState, as_json: bool) -> None:
     from canary.telephony import unstored
 
     folder = state.context.settings.journal_path
-    found = [{"file": p.name, "bytes": p.stat().st_size} for p in unstored.files(folder)]
+    found = []
+    for path in unstored.files(folder):
+        try:
+            found.append({"file": path.name, "bytes": path.stat().st_size})
+        except FileNotFoundError:
+            continue  # replayed (and deleted) meanwhile
     human = "\n".join(f"{f['file']}: {f['bytes']} bytes" for f in found) or (
         f"no unstored records in {folder}"
     )
@@ -37,8 +42,12 @@ def journal_replay(state: AppState, files: tuple[Path, ...], as_json: bool) -> N
     """Store the records of FILES (default: every `*.unstored` file in this host's
     journal folder) once the cause is fixed; what still fails stays in its file."""
     from canary.security import audit
-    from canary.telephony import unstored
+    from canary.telephony import journal, unstored
 
+    for path in files:
+        if not path.name.endswith(journal.UNSTORED):
+            # A live journal file is its writer's and its storer's, not this command's.
+            raise click.UsageError(f"{path.name} is not a *{journal.UNSTORED} file")
     ctx = state.context
     results = []
     for path in files or unstored.files(ctx.settings.journal_path):

@@ -636,6 +636,7 @@ def _insert_plans(
 
 def _stored_before(conn: Connection, plans: list[tuple[int, _Plan]]) -> dict[int, _Stored]:
     """Those of ``plans`` whose event is stored already, as duplicates: one query."""
+    kinds = {plan.row["kind"] for _, plan in plans}
     sids = {plan.row["provider_sid"] for _, plan in plans}
     point = ContactPoint.__table__.c
     rows = conn.execute(
@@ -650,7 +651,12 @@ def _stored_before(conn: Connection, plans: list[tuple[int, _Plan]]) -> dict[int
             point.quarantine_until,
         )
         .outerjoin(ContactPoint.__table__, point.id == _EVENT.c.contact_point_id)
-        .where(_EVENT.c.provider == PROVIDER, _EVENT.c.provider_sid.in_(sids))
+        # The kinds too: only with all three does the unique index find each row.
+        .where(
+            _EVENT.c.provider == PROVIDER,
+            _EVENT.c.kind.in_(kinds),
+            _EVENT.c.provider_sid.in_(sids),
+        )
     ).all()
     found = {}
     for event_id, kind, sid, classification, *target in rows:

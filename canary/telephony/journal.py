@@ -440,10 +440,10 @@ def set_aside_frame(path: Path, frame: bytes) -> Path:
     that fails, the file is cut back to its last whole record and the error
     propagates: the record stays where it was."""
     kept = path.with_name(path.stem + "-set-aside" + UNSTORED)
-    created = not kept.exists()
     fd = open_locked(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         size = os.fstat(fd).st_size
+        created = size == 0  # new, or emptied: its folder entry is flushed below
         try:
             if os.write(fd, frame) != len(frame):
                 raise OSError(f"short write to {kept.name}")
@@ -592,8 +592,11 @@ class Journal:
         if was_idle:  # otherwise the drainer is already due to store the queue
             self._wake.set()
 
-    def _new_file(self) -> tuple[int, Path]:
-        """A fresh journal file of this process, locked."""
+    def _new_file(self, content: bytes = b"") -> tuple[int, Path]:
+        """A fresh journal file of this process, locked, holding ``content`` (written
+        and flushed to disk before the file gets its name, so that no storer or
+        recovery ever reads part of it)."""
+        temporary = None
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             name = f"{os.getpid()}-{secrets.token_hex(6)}"
@@ -603,10 +606,22 @@ class Journal:
             # can mistake it for a dead process's journal.
             temporary = self.directory / (name + ".new")
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            path = self.directory / (name + SUFFIX)
-            os.rename(temporary, path)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if content:
+                    written = 0
+                    while written < len(content):
+                        written += os.write(fd, content[written:])
+                    os.fsync(fd)
+                path = self.directory / (name + SUFFIX)
+                os.rename(temporary, path)
+            except BaseException:
+                os.close(fd)
+                raise
         except OSError as exc:
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
             raise JournalUnavailable(
                 f"webhook journal not writable ({exc.strerror or exc})"
             ) from exc
@@ -643,6 +658,8 @@ class Journal:
         """Go on in a fresh file (under the lock). Closing this one frees its lock: the
         storer then stores the rest of it and deletes it."""
         try:
+            if self._carry_over_if_lost():
+                return  # a fresh file already, and the lost one's records are in it
             fd, path = self._new_file()
         except JournalUnavailable as exc:
             log.warning("webhook journal: going on in %s (%s)", self.path.name, exc)
@@ -655,47 +672,51 @@ class Journal:
         its folder), go on in a fresh one holding everything the lost one held.
 
         A storer reads files by their path, so it would never see the lost file's
-        records, and recovery would not find what a process storing in a thread still
-        queues if the process died. They are read back through this process's
-        descriptor, which keeps the deleted file alive; those stored already are found
-        as duplicates. The storer watch calls this every second, the drainer thread
-        before each drain.
+        records, and those webhooks were answered; nor would recovery find what a
+        process storing in a thread still queues, were the process to die. The storer
+        watch calls this every second, the drainer thread before each drain, and the
+        process itself before it lets go of a file (moving on, or closing).
         """
         with self._lock:
-            if self._fd is None or self.path is None:
-                return
-            held = os.fstat(self._fd)
-            try:
-                found = os.stat(self.path)
-                if (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino):
-                    return
-            except FileNotFoundError:
-                pass
-            # Linux keeps an open file's content reachable through /proc even once it
-            # has no name (this descriptor is write-only).
+            self._carry_over_if_lost()
+
+    def _carry_over_if_lost(self) -> bool:
+        """``keep_file`` under the lock; True if the records moved to a fresh file.
+
+        The lost file's content is read back through this process's descriptor,
+        which keeps the deleted file alive; records stored from it already are found
+        as duplicates.
+        """
+        if self._fd is None or self.path is None:
+            return False
+        held = os.fstat(self._fd)
+        try:
+            found = os.stat(self.path)
+            if (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino):
+                return False
+        except FileNotFoundError:
+            pass
+        # Linux keeps an open file's content reachable through /proc even once it has
+        # no name (this descriptor is write-only).
+        try:
             with open(f"/proc/self/fd/{self._fd}", "rb") as lost:
                 content = lost.read()
-            fd, path = self._new_file()
-            try:
-                written = 0
-                while written < len(content):
-                    written += os.write(fd, content[written:])
-                os.fsync(fd)
-            except OSError as exc:
-                os.close(fd)
-                path.unlink(missing_ok=True)
-                raise JournalUnavailable(
-                    f"webhook journal not writable ({exc.strerror or exc})"
-                ) from exc
-            lost_name = self.path.name
-            os.close(self._fd)
-            self._fd, self.path, self._size = fd, path, len(content)
+        except OSError as exc:
+            raise JournalUnavailable(
+                f"webhook journal {self.path.name} was removed and cannot be read back "
+                f"({exc.strerror or exc})"
+            ) from exc
+        fd, path = self._new_file(content)
+        lost_name = self.path.name
+        os.close(self._fd)
+        self._fd, self.path, self._size = fd, path, len(content)
         log.error(
             "webhook journal %s was removed while in use; its %d bytes go on in %s",
             lost_name,
             len(content),
             path.name,
         )
+        return True
 
     # -- the drainer -----------------------------------------------------------------
     def drain(self) -> int:
@@ -739,12 +760,12 @@ class Journal:
                 break
             self._gather()
             self._wake.clear()
-            try:
-                self.keep_file()  # what is queued must stay in a file recovery finds
-            except Exception as exc:
-                log.error("webhook journal: check failed (%s)", type(exc).__name__)
             delay = 1.0
             while True:
+                try:
+                    self.keep_file()  # what is queued must stay in a file recovery finds
+                except Exception as exc:
+                    log.error("webhook journal: check failed (%s)", type(exc).__name__)
                 try:
                     self.drain()
                     if time.monotonic() >= next_recovery:
@@ -771,6 +792,10 @@ class Journal:
             return
         if self.storer == PROCESS:
             with self._lock:
+                try:
+                    self._carry_over_if_lost()  # else what it holds goes with it
+                except Exception as exc:
+                    log.error("webhook journal: check failed (%s)", type(exc).__name__)
                 if self._size == 0:
                     self.path.unlink(missing_ok=True)
                 os.close(self._fd)  # the storer stores the rest and deletes the file

@@ -66,6 +66,8 @@ LOCK_NAME = "storer.lock"
 POLL_SECONDS = 0.25
 # ...but once the files stop growing for this long, what they hold is stored at once.
 QUIET_SECONDS = journal.QUIET_SECONDS
+# How often an idle folder is looked at for a change, at most.
+IDLE_TICK_SECONDS = 0.1
 IDLE_EXIT_SECONDS = 30.0
 # How often a web process checks that a storer runs.
 CHECK_SECONDS = 1.0
@@ -350,12 +352,16 @@ class Storer:
         most, or until ``stop`` is set."""
         deadline = time.monotonic() + POLL_SECONDS
         last = seen
+        tick = QUIET_SECONDS
         while (left := deadline - time.monotonic()) > 0:
-            if stop.wait(min(QUIET_SECONDS, left)):
+            if stop.wait(min(tick, left)):
                 return
             now = self._sizes()
             if now == last and now != seen:
                 return
+            # Looking often only while something comes: an idle folder is looked at
+            # a few times a second, not a hundred.
+            tick = QUIET_SECONDS if now != last else min(tick * 2, IDLE_TICK_SECONDS)
             last = now
 
     def _sizes(self) -> _Sizes:

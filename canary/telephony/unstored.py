@@ -13,15 +13,18 @@ Once the cause is fixed (a newer version, the right key), ``replay`` stores what
 stores now, answers records stored before as duplicates (by SID), and leaves in the
 file only what still fails and any tail that does not decode, as written. A file
 left with nothing is deleted. Each file is replaced atomically, under the lock its
-writers take (``journal.set_aside_frame``), so a record set aside meanwhile is not
-lost.
+writers take (``journal.set_aside_frame``), and keeps what was set aside while the
+replay stored the records.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -56,35 +59,49 @@ def files(directory: Path) -> list[Path]:
 def replay(ctx: Context, path: Path) -> Replayed | None:
     """Store what ``path`` holds (see the module doc); None if the file is gone.
 
+    The file's lock is held only to read it and, afterwards, to replace it: a process
+    setting a record aside meanwhile waits for neither the database nor this
+    command, and what it appends is kept. Replays of one folder take turns.
+
     Raises the database's error when it cannot be reached, leaving the file as it
     was (records stored before the error are duplicates at the next replay).
     """
     path = Path(path)
-    fd = journal.open_locked(path, os.O_RDWR)
-    if fd is None:
-        return None
-    try:
-        reading = journal.read(ctx, fd)
-        data = os.pread(fd, os.fstat(fd).st_size, 0)
+    with _one_replay_at_a_time(path.parent):
+        fd = journal.open_locked(path, os.O_RDONLY)
+        if fd is None:
+            return None
+        try:
+            read_from = os.fstat(fd)
+            data = _read_all(fd)
+            reading = journal.read(ctx, fd)
+        finally:
+            os.close(fd)
         failing, duplicates = _store(ctx, reading.records)
         starts = [0, *reading.ends[:-1]]
-        kept = [data[starts[i] : reading.ends[i]] for i in failing]
-        tail = data[reading.end :]
-        if kept or tail:
-            _replace(path, b"".join(kept) + tail)
-        else:
-            path.unlink()
-    finally:
-        os.close(fd)  # after the file was replaced: a waiting writer opens the new one
-    stored = len(reading.records) - len(failing)
+        kept = b"".join(data[starts[i] : reading.ends[i]] for i in failing)
+        tail = data[reading.end : len(data)]
+        fd = journal.open_locked(path, os.O_RDWR | os.O_CREAT)
+        try:
+            now = os.fstat(fd)
+            appended = _read_all(fd)
+            if (now.st_dev, now.st_ino) == (read_from.st_dev, read_from.st_ino):
+                appended = appended[len(data) :]  # set aside while the records were stored
+            content = kept + tail + appended
+            if content:
+                _replace(path, content)
+            else:
+                path.unlink()
+        finally:
+            os.close(fd)  # after the file was replaced: a waiting writer opens the new one
     result = Replayed(
         file=path.name,
         records=len(reading.records),
-        stored=stored - duplicates,
+        stored=len(reading.records) - len(failing) - duplicates,
         duplicates=duplicates,
         still_failing=len(failing),
         undecodable_bytes=len(tail),
-        kept=bool(kept or tail),
+        kept=bool(content),
     )
     log.warning(
         "webhook journal %s replayed: %d stored, %d stored before, %d still failing, "
@@ -96,6 +113,24 @@ def replay(ctx: Context, path: Path) -> Replayed | None:
         result.undecodable_bytes,
     )
     return result
+
+
+@contextlib.contextmanager
+def _one_replay_at_a_time(folder: Path) -> Iterator[None]:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def _store(ctx: Context, records: list[intake.Accepted]) -> tuple[list[int], int]:

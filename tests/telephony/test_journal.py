@@ -335,6 +335,53 @@ def test_what_a_thread_still_queues_moves_to_a_fresh_file_when_its_file_is_remov
     assert book.drain() == 2 and len(events(context, kind="call")) == 2
 
 
+def test_the_drainer_moves_what_it_cannot_store_yet_out_of_a_removed_file(
+    context, add_number, monkeypatch
+):
+    add_number(LOCAL, forwards_to=TWILIO)
+    tries = []
+
+    def store_many(ctx, batch):
+        tries.append(len(batch))
+        database_down(ctx, batch)
+
+    monkeypatch.setattr(intake, "store_many", store_many)
+    book = journal.Journal(context, context.settings.journal_path)
+    try:
+        sent = accepted_call(context)
+        book.append(sent)
+        wait_for(lambda: tries)  # it failed once, and retries after a second
+        shutil.rmtree(context.settings.journal_path)
+        folder = context.settings.journal_path
+        [fresh] = wait_for(lambda: journal.files(folder) if folder.is_dir() else [])
+        fd = os.open(fresh, os.O_RDONLY)
+        try:
+            assert [a.item.sid for a in journal.read(context, fd).records] == [sent.item.sid]
+        finally:
+            os.close(fd)
+    finally:
+        monkeypatch.undo()
+        book.close()
+    assert [e.provider_sid for e in events(context, kind="call")] == [sent.item.sid]
+
+
+def test_a_replay_stored_by_another_writer_meanwhile_is_still_answered(context, monkeypatch):
+    old = accepted_call(context)
+    intake.store_many(context, [old])
+    new = [accepted_call(context) for _ in range(3)]
+    real = intake._stored_before
+
+    def racing(conn, plans):
+        found = real(conn, plans)
+        intake.store(context, new[1])  # another writer wins this one
+        return found
+
+    monkeypatch.setattr(intake, "_stored_before", racing)
+    results = intake.store_many(context, [new[0], old, new[1], new[2]])
+    assert [r.duplicate for r in results] == [False, True, True, False]
+    assert len(events(context, kind="call")) == 4
+
+
 def test_store_many_matches_store_and_answers_replays(context, add_number):
     cp_id = add_number(LOCAL, forwards_to=TWILIO)
     before = accepted_call(context)

@@ -229,6 +229,25 @@ def test_records_written_to_a_removed_journal_file_are_not_lost(context, folder,
     assert len(journal.files(folder)) == 1
 
 
+@pytest.mark.parametrize("then", ["moves on to a fresh file", "closes"])
+def test_a_writer_letting_go_of_a_removed_file_takes_its_records_along(
+    context, folder, writer, monkeypatch, then
+):
+    # No watch thread: only the writer itself can carry the records over.
+    monkeypatch.setattr(storer.Watch, "start", lambda self: None)
+    first, second = accepted_call(context), accepted_call(context)
+    writer.append(first)
+    writer.path.unlink()  # e.g. a clean-up job, between two checks of the watch
+    if then == "closes":
+        writer.append(second)
+        writer.close()
+    else:
+        monkeypatch.setattr(journal, "ROTATE_BYTES", 1)
+        writer.append(second)  # into the removed file, then on to a fresh one
+    storer.Storer(context, folder).poll()
+    assert stored_sids(context) == sorted(a.item.sid for a in (first, second))
+
+
 def test_a_web_process_carries_on_after_its_journal_folder_is_deleted(context, folder):
     book = journal.Journal(context, folder, storer=journal.PROCESS)
     try:

@@ -144,3 +144,39 @@ def test_journal_list_names_the_files(context, hand_drained, monkeypatch, cli):
     listed = json.loads(result.output)
     assert listed["files"] == [{"file": kept.name, "bytes": kept.stat().st_size}]
     assert CALLER not in cli("journal", "list").output
+
+
+def test_records_set_aside_while_a_replay_stores_are_kept(context, hand_drained, monkeypatch):
+    good = [accepted_call(context)]
+    bad = [accepted_call(context) for _ in range(2)]
+    kept = _set_aside(context, hand_drained, monkeypatch, good, bad)
+    journal_file = kept.with_name(kept.name.replace("-set-aside" + journal.UNSTORED, ""))
+    late = accepted_call(context)
+    real = intake.store_many
+    calls = []
+
+    def store_many(ctx, batch):
+        if not calls:  # the storer sets a record aside while the replay stores
+            calls.append(1)
+            journal.set_aside_frame(journal_file, journal.encode(ctx, late))
+        if any(acc.item.sid == bad[1].item.sid for acc in batch):
+            raise ValueError("still no check catches this")
+        return real(ctx, batch)
+
+    monkeypatch.setattr(intake, "store_many", store_many)
+    result = unstored.replay(context, kept)
+    assert (result.stored, result.still_failing, result.kept) == (1, 1, True)
+    monkeypatch.undo()
+    frames = _frames(kept)
+    assert len(frames) == 2  # the one still failing, then the one set aside meanwhile
+    again = unstored.replay(context, kept)
+    assert (again.stored, again.kept) == (2, False)
+    stored = {e.provider_sid for e in events(context, kind="call")}
+    assert stored == {a.item.sid for a in [*good, *bad, late]}
+
+
+def test_a_live_journal_file_is_not_replayed(context, cli, tmp_path):
+    live = tmp_path / ("worker-tailed" + journal.SUFFIX)
+    live.write_bytes(b"")
+    result = cli("journal", "replay", str(live))
+    assert result.exit_code == 2 and "not a *.unstored file" in result.output
