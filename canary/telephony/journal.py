@@ -408,9 +408,9 @@ def open_locked(path: Path, flags: int) -> int | None:
     exist (and ``flags`` do not create it).
 
     A replay (``canary.telephony.unstored``) holds the lock of an ``*.unstored`` file
-    while it stores the records and then replaces or deletes the file: a lock taken on
-    a file no longer at ``path`` is let go and the path opened again, so nothing is
-    appended to a file that is gone.
+    while it reads it and while it replaces or deletes it: a lock taken on a file no
+    longer at ``path`` is let go and the path opened again, so nothing is appended to
+    a file that is gone.
     """
     while True:
         try:
@@ -819,6 +819,11 @@ class Journal:
         with self._lock:
             if not self._queue:
                 self.path.unlink(missing_ok=True)
+            else:
+                try:
+                    self._carry_over_if_lost()  # recovery must find what is left
+                except Exception as exc:
+                    log.error("webhook journal: check failed (%s)", type(exc).__name__)
             os.close(self._fd)  # releases the lock: another process may now adopt it
             self._fd = None
 

@@ -335,6 +335,21 @@ def test_what_a_thread_still_queues_moves_to_a_fresh_file_when_its_file_is_remov
     assert book.drain() == 2 and len(events(context, kind="call")) == 2
 
 
+def test_a_thread_closing_with_records_left_keeps_them_out_of_a_removed_file(
+    context, hand_drained, monkeypatch
+):
+    monkeypatch.setattr(journal.Journal, "_run", lambda self: None)  # only close() acts
+    book = hand_drained
+    sent = accepted_call(context)
+    book.append(sent)
+    shutil.rmtree(context.settings.journal_path)
+    monkeypatch.setattr(intake, "store_many", database_down)
+    book.close()  # the database is down: the record stays in a file for recovery
+    monkeypatch.undo()
+    assert journal.recover(context, context.settings.journal_path) == 1
+    assert [e.provider_sid for e in events(context, kind="call")] == [sent.item.sid]
+
+
 def test_the_drainer_moves_what_it_cannot_store_yet_out_of_a_removed_file(
     context, add_number, monkeypatch
 ):
