@@ -10,6 +10,7 @@ import shutil
 import threading
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from canary.security.crypto import KeyMaterialError
@@ -471,6 +472,28 @@ def test_a_file_whose_record_cannot_be_stored_holds_back_no_other_file(
         assert the_storer.poll() == 0  # the failing file waits for its retry
     finally:
         other.close()
+
+
+def test_what_several_web_processes_wrote_is_stored_in_one_batch(context, folder, writer):
+    other = journal.Journal(context, folder, storer=journal.PROCESS)
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context_, executemany):
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    try:
+        sent = [accepted_call(context) for _ in range(6)]
+        for i, acc in enumerate(sent):
+            (writer if i % 2 else other).append(acc)
+        event.listen(context.db.engine, "before_cursor_execute", count)
+        try:
+            assert storer.Storer(context, folder).poll() == 6
+        finally:
+            event.remove(context.db.engine, "before_cursor_execute", count)
+    finally:
+        other.close()
+    assert stored_sids(context) == sorted(a.item.sid for a in sent)
+    assert statements.count("INSERT INTO EVENT") == 1  # one batch, not one per file
 
 
 def test_a_storer_that_died_is_replaced_without_another_webhook(context, folder):
