@@ -429,7 +429,7 @@ def open_locked(path: Path, flags: int) -> int | None:
         except BaseException:
             os.close(fd)
             raise
-        if found is not None and (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino):
+        if found is not None and os.path.samestat(found, held):
             return fd
         os.close(fd)
 
@@ -455,12 +455,18 @@ def set_aside_frame(path: Path, frame: bytes) -> Path:
     finally:
         os.close(fd)
     if created:
-        folder = os.open(kept.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        fsync_folder(kept.parent)
     return kept
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries to disk: a file created or renamed in it then
+    survives a power loss."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def whole_frame(frame: bytes) -> bool:
@@ -691,8 +697,7 @@ class Journal:
             return False
         held = os.fstat(self._fd)
         try:
-            found = os.stat(self.path)
-            if (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino):
+            if os.path.samestat(os.stat(self.path), held):
                 return False
         except FileNotFoundError:
             pass

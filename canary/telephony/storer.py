@@ -285,7 +285,7 @@ class Storer:
         except OSError:
             return False
         held = os.fstat(self._lock_fd)
-        return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
+        return os.path.samestat(found, held)
 
     def _read(self, path: Path) -> _Gained | None:
         """What ``path`` gained since the last poll; None if there is nothing to do."""

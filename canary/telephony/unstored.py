@@ -23,12 +23,12 @@ import contextlib
 import fcntl
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from canary.context import Context
+from canary.feeds.splice import atomic_outputs
 from canary.telephony import intake, journal
 
 log = logging.getLogger("canary.telephony.unstored")
@@ -85,7 +85,7 @@ def replay(ctx: Context, path: Path) -> Replayed | None:
         try:
             now = os.fstat(fd)
             appended = _read_all(fd)
-            if (now.st_dev, now.st_ino) == (read_from.st_dev, read_from.st_ino):
+            if os.path.samestat(now, read_from):
                 appended = appended[len(data) :]  # set aside while the records were stored
             content = kept + tail + appended
             if content:
@@ -166,18 +166,6 @@ def _store(ctx: Context, records: list[intake.Accepted]) -> tuple[list[int], int
 def _replace(path: Path, content: bytes) -> None:
     """Make ``content`` the file at ``path``: written whole beside it, then renamed
     over it, so a crash leaves either the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with open(fd, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    with atomic_outputs([path]) as (file,):
+        file.write(content)
+    journal.fsync_folder(path.parent)
