@@ -289,7 +289,11 @@ def read(ctx: Context, fd: int, start: int = 0, *, live: bool = False) -> Readin
     """
     with open(fd, "rb", closefd=False) as file:
         file.seek(start)
-        data = file.read()
+        return parse(ctx, file.read(), start, live=live)
+
+
+def parse(ctx: Context, data: bytes, start: int = 0, *, live: bool = False) -> Reading:
+    """``read`` of bytes already read from a file (``data``, from offset ``start``)."""
     reading = Reading([], start=start)
     offset = 0
     while offset < len(data):
@@ -686,6 +690,14 @@ class Journal:
         with self._lock:
             self._carry_over_if_lost()
 
+    def _carry_over_or_log(self) -> None:
+        """``_carry_over_if_lost`` where a failure must not stop the caller (the
+        drainer, closing): it is logged, and the next check tries again."""
+        try:
+            self._carry_over_if_lost()
+        except Exception as exc:
+            log.error("webhook journal: check failed (%s)", type(exc).__name__)
+
     def _carry_over_if_lost(self) -> bool:
         """``keep_file`` under the lock; True if the records moved to a fresh file.
 
@@ -767,10 +779,8 @@ class Journal:
             self._wake.clear()
             delay = 1.0
             while True:
-                try:
-                    self.keep_file()  # what is queued must stay in a file recovery finds
-                except Exception as exc:
-                    log.error("webhook journal: check failed (%s)", type(exc).__name__)
+                with self._lock:  # what is queued must stay in a file recovery finds
+                    self._carry_over_or_log()
                 try:
                     self.drain()
                     if time.monotonic() >= next_recovery:
@@ -797,10 +807,7 @@ class Journal:
             return
         if self.storer == PROCESS:
             with self._lock:
-                try:
-                    self._carry_over_if_lost()  # else what it holds goes with it
-                except Exception as exc:
-                    log.error("webhook journal: check failed (%s)", type(exc).__name__)
+                self._carry_over_or_log()  # else what it holds goes with it
                 if self._size == 0:
                     self.path.unlink(missing_ok=True)
                 os.close(self._fd)  # the storer stores the rest and deletes the file
@@ -825,10 +832,7 @@ class Journal:
             if not self._queue:
                 self.path.unlink(missing_ok=True)
             else:
-                try:
-                    self._carry_over_if_lost()  # recovery must find what is left
-                except Exception as exc:
-                    log.error("webhook journal: check failed (%s)", type(exc).__name__)
+                self._carry_over_or_log()  # recovery must find what is left
             os.close(self._fd)  # releases the lock: another process may now adopt it
             self._fd = None
 

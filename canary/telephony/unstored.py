@@ -74,7 +74,7 @@ def replay(ctx: Context, path: Path) -> Replayed | None:
         try:
             read_from = os.fstat(fd)
             data = _read_all(fd)
-            reading = journal.read(ctx, fd)
+            reading = journal.parse(ctx, data)
         finally:
             os.close(fd)
         failing, duplicates = _store(ctx, reading.records)
